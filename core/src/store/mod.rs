@@ -1,0 +1,280 @@
+//! The on-device store: one SQLite file holding every record as an automerge document plus the
+//! query columns materialised from it, both written in one transaction.
+//!
+//! Owns the connections (one writer, one reader, reached only through `read` and `write`), the
+//! pragmas, the migrations, the device identity and the signed-in user. The operations on each
+//! kind of record live in the submodules. It must not keep documents loaded beyond one call,
+//! and it does no network I/O.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use automerge::ActorId;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::access::User;
+use crate::{Error, Result};
+
+mod hazards;
+mod import;
+mod index;
+mod inspections;
+mod premises;
+mod record;
+mod schema;
+
+pub use import::ImportReport;
+pub use record::{ChangeInfo, RecordKind};
+pub use schema::{APPLICATION_ID, LATEST_VERSION};
+
+/// The Firegrid store on a device. Safe to share between threads (`Send + Sync`): calls
+/// serialise on the writer connection; reads use their own connection and never wait for writes.
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    device_id: String,
+    actor: ActorId,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sets every pragma of a connection, each for a stated reason.
+fn configure(conn: &Connection, path: &Path, writer: bool) -> Result<()> {
+    let map = |e| classify_open_error(path, e);
+    // Wait up to 5 s for the other connection's lock instead of failing at once with SQLITE_BUSY.
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map)?;
+    // Schema objects may not call application-defined functions: the file may come from a backup.
+    conn.pragma_update(None, "trusted_schema", "OFF")
+        .map_err(map)?;
+    // Enforce the REFERENCES clauses of the query tables.
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(map)?;
+    // Sorts and temporary indices stay in memory: no stray temp files in app storage.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(map)?;
+    if writer {
+        // WAL: readers never block the writer; a crash leaves either the old or the new state.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(map)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Integrity(format!(
+                "journal_mode is {mode}, WAL could not be set"
+            )));
+        }
+        // FULL: a commit that returned is durable even across power loss, not only app crashes.
+        // Field records are small and rare enough that the extra fsync costs little (see bench).
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(map)?;
+        // Keep the WAL file from growing without bound after a large import.
+        conn.pragma_update(None, "journal_size_limit", 8 * 1024 * 1024)
+            .map_err(map)?;
+    } else {
+        // The reader connection never writes.
+        conn.pragma_update(None, "query_only", "ON").map_err(map)?;
+    }
+    Ok(())
+}
+
+fn classify_open_error(path: &Path, e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => Error::NotADatabase {
+            path: path.to_path_buf(),
+        },
+        _ => Error::Open {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves no half-done transaction (it rolls back on drop),
+    // so the connection is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if the file does not exist, and migrates it to
+    /// the current schema. Refuses a file that is not a database, belongs to another
+    /// application, or was written by a newer Firegrid.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let mut writer =
+            Connection::open_with_flags(&path, flags).map_err(|e| classify_open_error(&path, e))?;
+        schema::check_identity(&writer, &path)?;
+        configure(&writer, &path, true)?;
+        schema::migrate(&mut writer, &path)?;
+        let device_id = schema::device_id(&mut writer)?;
+
+        let reader = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| classify_open_error(&path, e))?;
+        configure(&reader, &path, false)?;
+
+        let actor = record::session_actor(&device_id)?;
+        Ok(Store {
+            path,
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            device_id,
+            actor,
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This device's id (random, made when the store was created).
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction on the writer connection; commits on `Ok`,
+    /// rolls back on `Err` (nothing of a failed write is kept).
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        result.map_err(|e| match e {
+            Error::Storage(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
+                Error::StorageFull
+            }
+            other => other,
+        })
+    }
+
+    /// Caps the size of the store file (`None`: no cap beyond the disk). A write that would
+    /// grow the file past the cap fails with [`Error::StorageFull`] and keeps nothing, exactly
+    /// like a full disk. Lets an app keep room for photos, and lets tests prove full-disk safety.
+    pub fn set_max_size_bytes(&self, max: Option<u64>) -> Result<u64> {
+        let conn = lock(&self.writer);
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let page_size = page_size.max(1) as u64;
+        let pages = match max {
+            Some(bytes) => (bytes / page_size).clamp(1, 0xFFFF_FFFE),
+            None => 0xFFFF_FFFE,
+        };
+        let set: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })?;
+        Ok(set.max(0) as u64 * page_size)
+    }
+
+    /// The current size of the store file in bytes (pages in use; the WAL is not counted).
+    pub fn size_bytes(&self) -> Result<u64> {
+        let conn = lock(&self.writer);
+        let bytes: i64 = conn.query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(bytes.max(0) as u64)
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot) on the reader connection.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.reader);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    /// Runs `PRAGMA integrity_check` and checks every record's document loads and matches its
+    /// query rows. `Ok` means the file and every record are whole.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.read(|tx| {
+            let result: String = tx.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if result != "ok" {
+                return Err(Error::Integrity(result));
+            }
+            index::verify_all(tx)
+        })
+    }
+
+    /// Rebuilds every query table from the documents (after a migration that adds columns, or
+    /// to repair). One transaction.
+    pub fn reindex(&self) -> Result<u64> {
+        self.write(index::reindex_all)
+    }
+
+    /// Signs a user in on this device (the user must be among the imported ones).
+    pub fn set_current_user(&self, user_id: &str) -> Result<User> {
+        crate::vocab::validate_id("user_id", user_id)?;
+        self.write(|tx| {
+            let user: User = record::get(tx, RecordKind::User, user_id)?;
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES ('current_user', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [user_id],
+            )?;
+            Ok(user)
+        })
+    }
+
+    /// Signs the current user out (local data stays).
+    pub fn clear_current_user(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM meta WHERE key = 'current_user'", [])?;
+            Ok(())
+        })
+    }
+
+    /// The signed-in user, if any.
+    pub fn current_user(&self) -> Result<Option<User>> {
+        self.read(current_user)
+    }
+}
+
+/// Result of [`Store::verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VerifyReport {
+    /// Records checked (document loaded and compared with its query rows).
+    pub records: u64,
+}
+
+pub(crate) fn current_user(tx: &Transaction<'_>) -> Result<Option<User>> {
+    use rusqlite::OptionalExtension;
+    let id: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'current_user'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match id {
+        None => Ok(None),
+        Some(id) => Ok(Some(record::get(tx, RecordKind::User, &id)?)),
+    }
+}
+
+pub(crate) fn require_user(tx: &Transaction<'_>) -> Result<User> {
+    current_user(tx)?.ok_or(Error::NoCurrentUser)
+}

@@ -72,8 +72,8 @@ pub struct HazardEvent {
     pub note: Option<String>,
 }
 
-/// How a hazard came to be known.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+/// How a hazard came to be known (all `None` for a direct report).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct HazardOrigin {
     /// The inspection that found it, if any.
     pub inspection: Option<String>,
@@ -84,6 +84,9 @@ pub struct HazardOrigin {
     /// The checklist version.
     pub checklist_version: Option<u32>,
 }
+
+/// Current document format of hazards.
+pub const SCHEMA: u32 = 1;
 
 /// A hazard record: one automerge document each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
@@ -113,7 +116,50 @@ pub struct Hazard {
     pub events: Vec<HazardEvent>,
 }
 
+/// What was found, as the finder records it; [`Hazard::discovered`] makes the record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The premises.
+    pub premises: String,
+    /// Where it came from.
+    pub origin: HazardOrigin,
+    /// Severity hint.
+    pub severity: Severity,
+    /// What was found.
+    pub title: Localized,
+    /// The finder's note.
+    pub note: Option<String>,
+    /// Evidence photos.
+    pub photos: Vec<PhotoRef>,
+    /// Where.
+    pub location: Option<GeoPoint>,
+}
+
 impl Hazard {
+    /// A new hazard draft (status discovered) with its first event.
+    pub fn discovered(finding: Finding, by: &str, device: &str, at_ms: i64) -> Hazard {
+        Hazard {
+            schema: SCHEMA,
+            id: crate::vocab::new_id("hz"),
+            premises: finding.premises,
+            origin: finding.origin,
+            severity: finding.severity,
+            title: finding.title,
+            note: finding.note,
+            photos: finding.photos,
+            location: finding.location,
+            reported_by: by.to_string(),
+            events: vec![HazardEvent {
+                id: crate::vocab::new_id("ev"),
+                kind: HazardEventKind::Discovered,
+                by: by.to_string(),
+                device: device.to_string(),
+                at_ms,
+                note: None,
+            }],
+        }
+    }
+
     /// The current status, folded from the events.
     pub fn status(&self) -> HazardStatus {
         // Only discovery exists so far; later events advance the fold.

@@ -1,15 +1,26 @@
 //! Hazards on the device: direct reports and reading them back. Hazard drafts from failed items
 //! are created by `inspections::finish_inspection`.
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
 use super::premises::in_scope;
 use super::record::{self, Author, RecordKind};
 use super::{Store, index, require_user};
-use crate::hazard::{Hazard, HazardEvent, HazardEventKind, HazardOrigin, HazardSummary, NewHazard};
+use crate::hazard::{Finding, Hazard, HazardOrigin, HazardSummary, NewHazard};
 use crate::inspection::{MAX_NOTE_CHARS, MAX_PHOTOS_PER_ITEM};
-use crate::vocab::{Localized, new_id, validate_id};
+use crate::vocab::{Localized, validate_id};
 use crate::{Error, Result};
+
+/// Writes a new hazard's document and its query row (same transaction as the caller's).
+pub(super) fn create_hazard(
+    tx: &Transaction<'_>,
+    author: &Author<'_>,
+    hazard: &Hazard,
+    message: &str,
+) -> Result<()> {
+    record::create(tx, RecordKind::Hazard, &hazard.id, hazard, author, message)?;
+    index::hazard_row(tx, &hazard.id, hazard)
+}
 
 impl Store {
     /// Reports a hazard directly (without an inspection); it starts as a draft (discovered).
@@ -55,16 +66,9 @@ impl Store {
                 return Err(Error::not_found("premises", &new.premises));
             }
             let author = Author::device(&self.actor);
-            let hazard = Hazard {
-                schema: 1,
-                id: new_id("hz"),
+            let finding = Finding {
                 premises: new.premises.clone(),
-                origin: HazardOrigin {
-                    inspection: None,
-                    item: None,
-                    checklist: None,
-                    checklist_version: None,
-                },
+                origin: HazardOrigin::default(),
                 severity: new.severity,
                 title: Localized {
                     zh: description.clone(),
@@ -73,25 +77,9 @@ impl Store {
                 note: None,
                 photos: new.photos.clone(),
                 location: new.location,
-                reported_by: user.id.clone(),
-                events: vec![HazardEvent {
-                    id: new_id("ev"),
-                    kind: HazardEventKind::Discovered,
-                    by: user.id,
-                    device: self.device_id.clone(),
-                    at_ms: author.time_ms,
-                    note: None,
-                }],
             };
-            record::create(
-                tx,
-                RecordKind::Hazard,
-                &hazard.id,
-                &hazard,
-                &author,
-                "report",
-            )?;
-            index::hazard_row(tx, &hazard.id, &hazard)?;
+            let hazard = Hazard::discovered(finding, &user.id, &self.device_id, author.time_ms);
+            create_hazard(tx, &author, &hazard, "report")?;
             Ok(hazard)
         })
     }

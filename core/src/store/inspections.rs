@@ -9,7 +9,7 @@ use super::record::{self, Author, RecordKind};
 use super::{Store, index, require_user};
 use crate::access::User;
 use crate::checklist::{self, Checklist};
-use crate::hazard::{Hazard, HazardEvent, HazardEventKind, HazardOrigin};
+use crate::hazard::{Finding, Hazard, HazardOrigin};
 use crate::inspection::{
     AnswerResult, HistoryFilter, Inspection, InspectionStatus, InspectionSummary, SCHEMA,
 };
@@ -38,6 +38,17 @@ fn inspector_for(tx: &Transaction<'_>, premises_id: &str) -> Result<User> {
         return Err(Error::not_found("premises", premises_id));
     }
     Ok(user)
+}
+
+/// The premises of an inspection, from its query row.
+fn premises_of(tx: &Transaction<'_>, inspection_id: &str) -> Result<String> {
+    tx.query_row(
+        "SELECT premises_id FROM inspection WHERE id = ?1",
+        [inspection_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| Error::not_found("inspection", inspection_id))
 }
 
 /// The newest imported checklist version for a premises kind.
@@ -126,15 +137,7 @@ impl Store {
     ) -> Result<R> {
         validate_id("inspection_id", inspection_id)?;
         self.write(|tx| {
-            let premises_id: Option<String> = tx
-                .query_row(
-                    "SELECT premises_id FROM inspection WHERE id = ?1",
-                    [inspection_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let premises_id =
-                premises_id.ok_or_else(|| Error::not_found("inspection", inspection_id))?;
+            let premises_id = premises_of(tx, inspection_id)?;
             let user = inspector_for(tx, &premises_id)?;
             let author = Author::device(&self.actor);
             let now = author.time_ms;
@@ -198,15 +201,7 @@ impl Store {
         validate_id("inspection_id", inspection_id)?;
         validate_location(location.as_ref())?;
         self.write(|tx| {
-            let premises_id: Option<String> = tx
-                .query_row(
-                    "SELECT premises_id FROM inspection WHERE id = ?1",
-                    [inspection_id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let premises_id =
-                premises_id.ok_or_else(|| Error::not_found("inspection", inspection_id))?;
+            let premises_id = premises_of(tx, inspection_id)?;
             let user = inspector_for(tx, &premises_id)?;
             let doc = record::load(tx, RecordKind::Inspection, inspection_id)?;
             let mut inspection: Inspection = record::hydrate(inspection_id, &doc)?;
@@ -226,9 +221,7 @@ impl Store {
                         format!("item {item_id} not in its checklist"),
                     )
                 })?;
-                let hazard = Hazard {
-                    schema: 1,
-                    id: new_id("hz"),
+                let finding = Finding {
                     premises: inspection.premises.clone(),
                     origin: HazardOrigin {
                         inspection: Some(inspection.id.clone()),
@@ -241,25 +234,9 @@ impl Store {
                     note: answer.note.clone(),
                     photos: answer.photos.clone(),
                     location: location.or(inspection.start_location),
-                    reported_by: user.id.clone(),
-                    events: vec![HazardEvent {
-                        id: new_id("ev"),
-                        kind: HazardEventKind::Discovered,
-                        by: user.id.clone(),
-                        device: self.device_id.clone(),
-                        at_ms: author.time_ms,
-                        note: None,
-                    }],
                 };
-                record::create(
-                    tx,
-                    RecordKind::Hazard,
-                    &hazard.id,
-                    &hazard,
-                    &author,
-                    "discover",
-                )?;
-                index::hazard_row(tx, &hazard.id, &hazard)?;
+                let hazard = Hazard::discovered(finding, &user.id, &self.device_id, author.time_ms);
+                super::hazards::create_hazard(tx, &author, &hazard, "discover")?;
                 hazards.push(hazard.id);
             }
             inspection.status = InspectionStatus::Finished;

@@ -92,30 +92,114 @@ pub struct Inspection {
 /// Current document format of inspections.
 pub const SCHEMA: u32 = 1;
 
-impl Inspection {
-    fn editable_item(&mut self, item_id: &str, by: &str, at_ms: i64) -> Result<&mut Answer> {
-        if self.status == InspectionStatus::Finished {
-            return Err(Error::InspectionFinished(self.id.clone()));
+/// One change to the answer of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerEdit {
+    /// Set the result and the note (a blank note is no note).
+    Result {
+        /// The result.
+        result: AnswerResult,
+        /// The note.
+        note: Option<String>,
+    },
+    /// Add a photo reference (a photo already there is not added twice).
+    AttachPhoto(PhotoRef),
+    /// Remove the photo with this SHA-256; `NotFound` if it is not there.
+    RemovePhoto(String),
+}
+
+impl AnswerEdit {
+    /// The commit message of the change (ids only, no personal data).
+    pub fn message(&self, item_id: &str) -> String {
+        match self {
+            AnswerEdit::Result { .. } => format!("answer {item_id}"),
+            AnswerEdit::AttachPhoto(_) => format!("photo {item_id}"),
+            AnswerEdit::RemovePhoto(_) => format!("unphoto {item_id}"),
         }
-        if !self.items.iter().any(|i| i == item_id) {
-            return Err(Error::UnknownItem {
-                inspection_id: self.id.clone(),
-                item_id: item_id.to_string(),
-            });
+    }
+
+    /// Checks the edit's own data (note length, photo hash and location).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            AnswerEdit::Result { note: Some(n), .. } if n.chars().count() > MAX_NOTE_CHARS => {
+                Err(Error::invalid(
+                    "note",
+                    format!("is longer than {MAX_NOTE_CHARS} characters"),
+                ))
+            }
+            AnswerEdit::AttachPhoto(photo) => photo.validate(),
+            _ => Ok(()),
         }
-        let answer = self
-            .answers
-            .entry(item_id.to_string())
-            .or_insert_with(|| Answer {
-                result: None,
-                note: None,
-                photos: Vec::new(),
-                answered_by: by.to_string(),
-                answered_at_ms: at_ms,
-            });
+    }
+
+    /// The answer after this edit, from the current one (`None`: nothing recorded yet).
+    pub fn apply(self, current: Option<Answer>, by: &str, at_ms: i64) -> Result<Answer> {
+        self.validate()?;
+        let mut answer = current.unwrap_or(Answer {
+            result: None,
+            note: None,
+            photos: Vec::new(),
+            answered_by: String::new(),
+            answered_at_ms: 0,
+        });
+        match self {
+            AnswerEdit::Result { result, note } => {
+                answer.result = Some(result);
+                answer.note = note.filter(|n| !n.trim().is_empty());
+            }
+            AnswerEdit::AttachPhoto(photo) => {
+                if answer.photos.iter().any(|p| p.sha256 == photo.sha256) {
+                    return Ok(answer);
+                }
+                if answer.photos.len() >= MAX_PHOTOS_PER_ITEM {
+                    return Err(Error::invalid(
+                        "photo",
+                        format!("an item holds at most {MAX_PHOTOS_PER_ITEM} photos"),
+                    ));
+                }
+                answer.photos.push(photo);
+            }
+            AnswerEdit::RemovePhoto(sha256) => {
+                let before = answer.photos.len();
+                answer.photos.retain(|p| p.sha256 != sha256);
+                if answer.photos.len() == before {
+                    return Err(Error::not_found("photo", sha256));
+                }
+            }
+        }
         answer.answered_by = by.to_string();
         answer.answered_at_ms = at_ms;
         Ok(answer)
+    }
+}
+
+/// Fails unless `item_id` of inspection `id` may be edited: the inspection is in progress and
+/// the item is one of those that applied when it started.
+pub fn check_editable(
+    id: &str,
+    status: InspectionStatus,
+    items: &[String],
+    item_id: &str,
+) -> Result<()> {
+    if status == InspectionStatus::Finished {
+        return Err(Error::InspectionFinished(id.to_string()));
+    }
+    if !items.iter().any(|i| i == item_id) {
+        return Err(Error::UnknownItem {
+            inspection_id: id.to_string(),
+            item_id: item_id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl Inspection {
+    /// Applies one edit to one item's answer.
+    pub fn edit(&mut self, item_id: &str, edit: AnswerEdit, by: &str, at_ms: i64) -> Result<()> {
+        check_editable(&self.id, self.status, &self.items, item_id)?;
+        let answer = edit.apply(self.answers.get(item_id).cloned(), by, at_ms)?;
+        self.answers.insert(item_id.to_string(), answer);
+        Ok(())
     }
 
     /// Records the result and note of an item.
@@ -127,20 +211,7 @@ impl Inspection {
         by: &str,
         at_ms: i64,
     ) -> Result<()> {
-        let note = match note {
-            Some(n) if n.trim().is_empty() => None,
-            Some(n) if n.chars().count() > MAX_NOTE_CHARS => {
-                return Err(Error::invalid(
-                    "note",
-                    format!("is longer than {MAX_NOTE_CHARS} characters"),
-                ));
-            }
-            other => other,
-        };
-        let answer = self.editable_item(item_id, by, at_ms)?;
-        answer.result = Some(result);
-        answer.note = note;
-        Ok(())
+        self.edit(item_id, AnswerEdit::Result { result, note }, by, at_ms)
     }
 
     /// Adds a photo reference to an item (a photo already there is not added twice).
@@ -151,19 +222,7 @@ impl Inspection {
         by: &str,
         at_ms: i64,
     ) -> Result<()> {
-        photo.validate()?;
-        let answer = self.editable_item(item_id, by, at_ms)?;
-        if answer.photos.iter().any(|p| p.sha256 == photo.sha256) {
-            return Ok(());
-        }
-        if answer.photos.len() >= MAX_PHOTOS_PER_ITEM {
-            return Err(Error::invalid(
-                "photo",
-                format!("an item holds at most {MAX_PHOTOS_PER_ITEM} photos"),
-            ));
-        }
-        answer.photos.push(photo);
-        Ok(())
+        self.edit(item_id, AnswerEdit::AttachPhoto(photo), by, at_ms)
     }
 
     /// Removes a photo reference from an item; `NotFound` if it is not there.
@@ -174,13 +233,12 @@ impl Inspection {
         by: &str,
         at_ms: i64,
     ) -> Result<()> {
-        let answer = self.editable_item(item_id, by, at_ms)?;
-        let before = answer.photos.len();
-        answer.photos.retain(|p| p.sha256 != sha256);
-        if answer.photos.len() == before {
-            return Err(Error::not_found("photo", sha256));
-        }
-        Ok(())
+        self.edit(
+            item_id,
+            AnswerEdit::RemovePhoto(sha256.to_string()),
+            by,
+            at_ms,
+        )
     }
 
     /// Checks the inspection can be finished against its checklist version: every required

@@ -11,7 +11,7 @@ use crate::access::User;
 use crate::checklist::Checklist;
 use crate::district::{Community, Department, Grid, KeyResident, MicroStation, Street};
 use crate::hazard::Hazard;
-use crate::inspection::Inspection;
+use crate::inspection::{AnswerResult, Inspection};
 use crate::premises::Premises;
 use crate::standard::Standard;
 use crate::{Error, Result};
@@ -198,6 +198,23 @@ pub(crate) fn inspection_row(tx: &Transaction<'_>, id: &str, i: &Inspection) -> 
             answered,
             failed
         ],
+    )?;
+    Ok(())
+}
+
+/// Moves an inspection row's answered / failed counts after one answer changed from `old` to
+/// `new` (the same numbers `Inspection::counts` gives; `verify_all` checks they agree).
+pub(crate) fn answer_counts(
+    tx: &Transaction<'_>,
+    id: &str,
+    old: Option<AnswerResult>,
+    new: Option<AnswerResult>,
+) -> Result<()> {
+    let answered = |r: Option<AnswerResult>| i64::from(r.is_some());
+    let failed = |r: Option<AnswerResult>| i64::from(r == Some(AnswerResult::Fail));
+    tx.execute(
+        "UPDATE inspection SET answered = answered + ?2, failed = failed + ?3 WHERE id = ?1",
+        params![id, answered(new) - answered(old), failed(new) - failed(old)],
     )?;
     Ok(())
 }

@@ -11,7 +11,8 @@ use crate::access::User;
 use crate::checklist::{self, Checklist};
 use crate::hazard::{Finding, Hazard, HazardOrigin};
 use crate::inspection::{
-    AnswerResult, HistoryFilter, Inspection, InspectionStatus, InspectionSummary, SCHEMA,
+    Answer, AnswerEdit, AnswerResult, HistoryFilter, Inspection, InspectionStatus,
+    InspectionSummary, SCHEMA, check_editable,
 };
 use crate::premises::Premises;
 use crate::vocab::{GeoPoint, PhotoRef, new_id, now_ms, validate_id};
@@ -128,29 +129,32 @@ impl Store {
         })
     }
 
-    /// Applies `edit` to an inspection the signed-in user may edit, in one transaction.
-    fn edit_inspection<R>(
-        &self,
-        inspection_id: &str,
-        message: &str,
-        edit: impl FnOnce(&mut Inspection, &User, i64) -> Result<R>,
-    ) -> Result<R> {
+    /// Applies one edit to one item's answer, in one transaction. Only that answer is
+    /// hydrated and reconciled; the query row's counts move by the difference.
+    fn edit_answer(&self, inspection_id: &str, item_id: &str, edit: AnswerEdit) -> Result<()> {
         validate_id("inspection_id", inspection_id)?;
+        validate_id("item_id", item_id)?;
+        edit.validate()?;
         self.write(|tx| {
             let premises_id = premises_of(tx, inspection_id)?;
             let user = inspector_for(tx, &premises_id)?;
             let author = Author::device(&self.actor);
-            let now = author.time_ms;
-            let (inspection, out) = record::update(
+            let message = edit.message(item_id);
+            let (old, new) = record::update_entry(
                 tx,
                 RecordKind::Inspection,
                 inspection_id,
                 &author,
-                message,
-                |i| edit(i, &user, now),
+                &message,
+                ("answers", item_id),
+                |doc, current: Option<Answer>| {
+                    let status: InspectionStatus = record::field(doc, inspection_id, "status")?;
+                    let items: Vec<String> = record::field(doc, inspection_id, "items")?;
+                    check_editable(inspection_id, status, &items, item_id)?;
+                    edit.apply(current, &user.id, author.time_ms)
+                },
             )?;
-            index::inspection_row(tx, inspection_id, &inspection)?;
-            Ok(out)
+            index::answer_counts(tx, inspection_id, old.and_then(|a| a.result), new.result)
         })
     }
 
@@ -162,31 +166,20 @@ impl Store {
         result: AnswerResult,
         note: Option<String>,
     ) -> Result<()> {
-        validate_id("item_id", item_id)?;
-        self.edit_inspection(
-            inspection_id,
-            &format!("answer {item_id}"),
-            |i, user, now| i.answer(item_id, result, note, &user.id, now),
-        )
+        self.edit_answer(inspection_id, item_id, AnswerEdit::Result { result, note })
     }
 
     /// Attaches a photo reference (the photo itself is stored outside the documents).
     pub fn attach_photo(&self, inspection_id: &str, item_id: &str, photo: PhotoRef) -> Result<()> {
-        validate_id("item_id", item_id)?;
-        self.edit_inspection(
-            inspection_id,
-            &format!("photo {item_id}"),
-            |i, user, now| i.attach_photo(item_id, photo, &user.id, now),
-        )
+        self.edit_answer(inspection_id, item_id, AnswerEdit::AttachPhoto(photo))
     }
 
     /// Removes a photo reference from an item.
     pub fn remove_photo(&self, inspection_id: &str, item_id: &str, sha256: &str) -> Result<()> {
-        validate_id("item_id", item_id)?;
-        self.edit_inspection(
+        self.edit_answer(
             inspection_id,
-            &format!("unphoto {item_id}"),
-            |i, user, now| i.remove_photo(item_id, sha256, &user.id, now),
+            item_id,
+            AnswerEdit::RemovePhoto(sha256.to_string()),
         )
     }
 

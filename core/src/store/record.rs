@@ -3,7 +3,7 @@
 //! land in the same transaction. A document lives in memory only for one call.
 
 use automerge::transaction::CommitOptions;
-use automerge::{ActorId, AutoCommit};
+use automerge::{ActorId, AutoCommit, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -185,24 +185,55 @@ pub(crate) fn put<T: Reconcile>(
     Ok(changed)
 }
 
-/// Loads a record, lets `edit` change it, and writes it back if anything changed. Returns the
-/// edited value and `edit`'s result.
-pub(crate) fn update<T, R>(
+/// Loads a record and replaces one entry of a map at its root (e.g. one answer in
+/// `answers`), hydrating and reconciling only that entry: an edit of one answer costs the same
+/// whatever the size of the inspection. `edit` gets the document (to read other fields) and the
+/// current entry, and returns the new entry. Returns the old and the new entry.
+pub(crate) fn update_entry<T>(
     tx: &Transaction<'_>,
     kind: RecordKind,
     id: &str,
     author: &Author<'_>,
     message: &str,
-    edit: impl FnOnce(&mut T) -> Result<R>,
-) -> Result<(T, R)>
+    (map, key): (&str, &str),
+    edit: impl FnOnce(&AutoCommit, Option<T>) -> Result<T>,
+) -> Result<(Option<T>, T)>
 where
-    T: Reconcile + Hydrate,
+    T: Reconcile + Hydrate + Clone,
 {
-    let doc = load(tx, kind, id)?;
-    let mut value: T = hydrate(id, &doc)?;
-    let out = edit(&mut value)?;
-    put(tx, kind, id, doc, &value, author, message)?;
-    Ok((value, out))
+    let mut doc = load(tx, kind, id)?;
+    let obj = match doc.get(automerge::ROOT, map) {
+        Ok(Some((automerge::Value::Object(automerge::ObjType::Map), obj))) => obj,
+        _ => return Err(Error::corrupt(id, format!("{map} is not a map"))),
+    };
+    let present = doc
+        .get(&obj, key)
+        .map_err(|e| Error::corrupt(id, e))?
+        .is_some();
+    let old: Option<T> = if present {
+        Some(autosurgeon::hydrate_prop(&doc, &obj, key).map_err(|e| Error::corrupt(id, e))?)
+    } else {
+        None
+    };
+    let new = edit(&doc, old.clone())?;
+    doc.set_actor(author.actor.clone());
+    autosurgeon::reconcile_prop(&mut doc, &obj, key, &new).map_err(|e| Error::corrupt(id, e))?;
+    let changed = doc
+        .commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(author.time_ms),
+        )
+        .is_some();
+    if changed {
+        save(tx, kind, id, &mut doc)?;
+    }
+    Ok((old, new))
+}
+
+/// Hydrates one field at the root of a loaded document.
+pub(crate) fn field<T: Hydrate>(doc: &AutoCommit, id: &str, name: &str) -> Result<T> {
+    autosurgeon::hydrate_prop(doc, automerge::ROOT, name).map_err(|e| Error::corrupt(id, e))
 }
 
 /// One change in a record's history.

@@ -68,6 +68,12 @@ pub enum Error {
     /// `PRAGMA integrity_check` reported a problem.
     #[error("the store failed its integrity check: {0}")]
     Integrity(String),
+    /// A sync is already running on this store; try again when it ends.
+    #[error("a sync is already running")]
+    AlreadySyncing,
+    /// The sync protocol went wrong (a response that does not fit the request, no progress).
+    #[error("sync failed: {0}")]
+    Sync(String),
     /// The device's storage (or the store's size limit) is full: nothing of the failed write
     /// was kept, everything saved before is intact. Free space and retry.
     #[error("storage is full: the last change was not saved; free some space and try again")]
@@ -150,21 +156,24 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    /// Shorthand constructor.
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Error::Invalid {
             field,
             reason: reason.into(),
         }
     }
 
-    pub(crate) fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+    /// Shorthand constructor.
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
         Error::NotFound {
             kind,
             id: id.into(),
         }
     }
 
-    pub(crate) fn corrupt(id: impl Into<String>, problem: impl ToString) -> Self {
+    /// Shorthand constructor.
+    pub fn corrupt(id: impl Into<String>, problem: impl ToString) -> Self {
         Error::CorruptRecord {
             id: id.into(),
             problem: problem.to_string(),

@@ -15,6 +15,7 @@ pub mod inspection;
 pub mod premises;
 pub mod standard;
 pub mod store;
+pub mod sync;
 pub mod vocab;
 
 pub use error::{Error, Result};

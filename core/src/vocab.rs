@@ -196,7 +196,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// Checks an id given by a caller: 1–128 characters of `[A-Za-z0-9._:-]`.
-pub(crate) fn validate_id(field: &'static str, id: &str) -> Result<()> {
+pub fn validate_id(field: &'static str, id: &str) -> Result<()> {
     if id.is_empty() || id.len() > 128 {
         return Err(Error::invalid(field, "must be 1 to 128 characters"));
     }

@@ -116,6 +116,9 @@ fn the_schema_1_fixture_opens_and_migrates_to_the_same_schema_as_a_fresh_store()
     let insp = store.inspection(&history[0].id).unwrap();
     assert_eq!(insp.hazards.len(), 1);
     store.hazard(&insp.hazards[0]).unwrap();
+    // Schema 2 adds the sync state: the field records recorded at schema 1 wait to be sent,
+    // the imported reference data counts as already on the server.
+    assert_eq!(store.unsynced_count().unwrap(), 2);
     drop(store);
 
     let fresh = dir.path().join("fresh.db");

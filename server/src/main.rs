@@ -9,8 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod sample_district;
-mod seed;
+use firegrid_server::{sample_district, seed};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -10,7 +10,7 @@ use firegrid_core::premises::{Category, PremisesFilter};
 use firegrid_core::{Result, Store, checklist, district, standard};
 
 /// The fixtures folder: `--fixtures`, else `./fixtures`, else the one beside this crate.
-pub(crate) fn fixtures_dir(given: Option<PathBuf>) -> PathBuf {
+pub fn fixtures_dir(given: Option<PathBuf>) -> PathBuf {
     if let Some(p) = given {
         return p;
     }
@@ -22,7 +22,7 @@ pub(crate) fn fixtures_dir(given: Option<PathBuf>) -> PathBuf {
 }
 
 /// Loads and validates every fixture file; returns a one-paragraph summary.
-pub(crate) fn check_fixtures(root: &Path) -> Result<String> {
+pub fn check_fixtures(root: &Path) -> Result<String> {
     let standards = standard::load_dir(&root.join("standards"))?;
     let checklists = checklist::load_dir(&root.join("checklists"), &standards)?;
     let d = district::load_dir(&root.join("district"))?;
@@ -64,7 +64,7 @@ pub(crate) fn check_fixtures(root: &Path) -> Result<String> {
 }
 
 /// Creates (or updates) `data_dir/firegrid.db` from the fixtures and returns a report.
-pub(crate) fn seed_sample(data_dir: &Path, fixtures: &Path) -> Result<String> {
+pub fn seed_sample(data_dir: &Path, fixtures: &Path) -> Result<String> {
     let mut out = check_fixtures(fixtures)?;
     std::fs::create_dir_all(data_dir).map_err(|e| firegrid_core::Error::Invalid {
         field: "data-dir",

@@ -22,10 +22,12 @@ mod inspections;
 mod premises;
 mod record;
 mod schema;
+mod sync_state;
 
 pub use import::ImportReport;
 pub use record::{ChangeInfo, RecordKind};
 pub use schema::{APPLICATION_ID, LATEST_VERSION};
+pub use sync_state::{PendingPush, RoundReport};
 
 /// The Firegrid store on a device. Safe to share between threads (`Send + Sync`): calls
 /// serialise on the writer connection; reads use their own connection and never wait for writes.
@@ -35,6 +37,8 @@ pub struct Store {
     reader: Mutex<Connection>,
     device_id: String,
     actor: ActorId,
+    /// Held for the whole of a sync: one at a time per store.
+    sync_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -139,12 +143,22 @@ impl Store {
             reader: Mutex::new(reader),
             device_id,
             actor,
+            sync_lock: Mutex::new(()),
         })
     }
 
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Takes the sync lock, or fails with `AlreadySyncing` if a sync is running.
+    pub(crate) fn sync_guard(&self) -> Result<MutexGuard<'_, ()>> {
+        match self.sync_lock.try_lock() {
+            Ok(g) => Ok(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(Error::AlreadySyncing),
+        }
     }
 
     /// This device's id (random, made when the store was created).
@@ -223,6 +237,40 @@ impl Store {
     /// to repair). One transaction.
     pub fn reindex(&self) -> Result<u64> {
         self.write(index::reindex_all)
+    }
+
+    /// Every record's id, kind and document bytes (export, support, seeding a server).
+    pub fn export_records(&self) -> Result<Vec<(String, RecordKind, Vec<u8>)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id, kind, doc FROM record ORDER BY rowid")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, kind, doc) = row?;
+                let kind = kind
+                    .parse()
+                    .map_err(|_| Error::corrupt(&id, "unknown record kind"))?;
+                out.push((id, kind, doc));
+            }
+            Ok(out)
+        })
+    }
+
+    /// A record's document bytes (`Automerge::save()`), for export and support.
+    pub fn document_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        crate::vocab::validate_id("id", id)?;
+        self.read(|tx| {
+            use rusqlite::OptionalExtension;
+            tx.query_row("SELECT doc FROM record WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| Error::not_found("record", id))
+        })
     }
 
     /// Signs a user in on this device (the user must be among the imported ones).

@@ -11,7 +11,10 @@ use crate::{Error, Result};
 pub const APPLICATION_ID: i64 = 0x4647_5244;
 
 /// Migrations in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/001_initial.sql"),
+    include_str!("../../migrations/002_sync_state.sql"),
+];
 
 /// The schema version this code writes.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

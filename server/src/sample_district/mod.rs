@@ -36,7 +36,7 @@ use self::names::{Phones, Taken};
 use self::rng::Rng;
 
 /// The seed of the committed sample.
-pub(crate) const DEFAULT_SEED: u64 = 20_261_129;
+pub const DEFAULT_SEED: u64 = 20_261_129;
 
 /// The generated sample, one value per file.
 #[derive(Debug)]
@@ -87,7 +87,7 @@ fn pretty(value: &impl Serialize) -> io::Result<String> {
 
 /// Generates the sample for `seed` and writes its files into `dir` (created if missing, files
 /// overwritten). Returns the number of files written.
-pub(crate) fn write_to(dir: &Path, seed: u64) -> io::Result<usize> {
+pub fn write_to(dir: &Path, seed: u64) -> io::Result<usize> {
     let files = render(&generate(seed))?;
     fs::create_dir_all(dir)?;
     for (name, text) in &files {

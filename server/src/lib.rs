@@ -1,0 +1,6 @@
+//! `firegrid-server` as a library: the sync engine, the sample-district generator and the
+//! seeding commands, used by the `firegrid-server` binary and by the tests.
+
+pub mod sample_district;
+pub mod seed;
+pub mod sync;

@@ -1,0 +1,347 @@
+//! The server's side of sync, sans I/O: authorize and validate each pushed document, store its
+//! new changes durably (through a [`SyncStorage`]), then answer with the changes in the
+//! caller's scope after its cursor. The HTTP handler only decodes, calls [`handle`] and encodes.
+//!
+//! Rules enforced here for every document of every request: the user's role may write that
+//! kind; the document lies in the user's scope before and after the change; every new change's
+//! actor belongs to the sending device; the merged document is a valid record of its kind.
+//! Refusals never reveal whether an id exists elsewhere.
+
+pub mod memory;
+
+use std::collections::HashSet;
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use firegrid_core::access::{Role, Scope, ScopeKind, User};
+use firegrid_core::store::RecordKind;
+use firegrid_core::sync::protocol::{
+    DocChanges, MAX_MESSAGE_BYTES, PushAck, PushOutcome, RefusalReason, SyncRequest, SyncResponse,
+};
+use firegrid_core::{Error, Result};
+
+/// Most changes accepted for one document in one request.
+pub const MAX_CHANGES_PER_DOC: usize = 10_000;
+/// Most documents pushed in one request.
+pub const MAX_DOCS_PER_REQUEST: usize = 20_000;
+
+/// Where a document belongs, for authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DocScope {
+    /// Street-wide reference data (organisation, users, checklists, standards).
+    Street,
+    /// Data of one place: its community and, for premises and their records, its grid.
+    Area {
+        /// Community id.
+        community: String,
+        /// Grid id, if the record belongs to one grid.
+        grid: Option<String>,
+    },
+}
+
+/// Who is asking: an authenticated user on a registered device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user, as the server knows them now (role and scope checked on every request).
+    pub user: User,
+    /// The device's id (its first 8 bytes start every actor of its changes).
+    pub device_id: String,
+}
+
+/// A document as the server stores it.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    /// Record kind.
+    pub kind: RecordKind,
+    /// `Automerge::save()` of every stored change.
+    pub bytes: Vec<u8>,
+}
+
+/// New changes of one document to store.
+#[derive(Debug, Clone)]
+pub struct DocWrite {
+    /// Record id.
+    pub doc: String,
+    /// Record kind.
+    pub kind: RecordKind,
+    /// Where it belongs after these changes.
+    pub scope: DocScope,
+    /// The changes (hash and raw bytes), in causal order; ones already stored are skipped.
+    pub changes: Vec<(ChangeHash, Vec<u8>)>,
+}
+
+/// One page of the log.
+#[derive(Debug, Clone, Default)]
+pub struct PullPage {
+    /// Changes grouped by document, in log order.
+    pub docs: Vec<DocChanges>,
+    /// Log position after this page.
+    pub cursor: u64,
+    /// More visible changes wait after `cursor`.
+    pub more: bool,
+}
+
+/// What the sync engine needs from a store (embedded SQLite, PostgreSQL, or memory in tests).
+/// `commit` must be durable when it returns, apply each document's changes to its stored
+/// snapshot under a lock (no lost update), and give every stored change a log position such
+/// that a reader never sees position N+1 before N is committed.
+pub trait SyncStorage: Send + Sync {
+    /// The epoch of this server's history (new when the history is replaced, e.g. restored).
+    fn epoch(&self) -> Result<String>;
+    /// The highest log position.
+    fn max_seq(&self) -> Result<u64>;
+    /// A stored document.
+    fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
+    /// The scope of a stored premises.
+    fn premises_scope(&self, id: &str) -> Result<Option<DocScope>>;
+    /// The communities a micro station serves.
+    fn station_communities(&self, station: &str) -> Result<Vec<String>>;
+    /// Stores the writes durably, in one transaction.
+    fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<()>;
+    /// Visible changes after `cursor`, up to about `max_bytes`, leaving out `exclude`.
+    fn pull(
+        &self,
+        cursor: u64,
+        max_bytes: usize,
+        visible: &dyn Fn(&DocScope) -> bool,
+        exclude: &HashSet<ChangeHash>,
+    ) -> Result<PullPage>;
+}
+
+/// Whether `user` may see a document of this scope.
+pub fn may_read(storage: &dyn SyncStorage, user: &User, scope: &DocScope) -> Result<bool> {
+    let stations = if user.scope.kind == ScopeKind::Station {
+        storage.station_communities(&user.scope.id)?
+    } else {
+        Vec::new()
+    };
+    Ok(visible_to(&user.scope, &stations, scope))
+}
+
+/// Whether `user`'s role may write documents of `kind` at all.
+pub fn role_may_write(role: Role, kind: RecordKind) -> bool {
+    match kind {
+        RecordKind::Inspection => role.may_inspect(),
+        RecordKind::Hazard => role.may_report_hazard(),
+        RecordKind::Premises => matches!(role, Role::StreetOffice | Role::Admin),
+        _ => role == Role::Admin,
+    }
+}
+
+/// The scope of a document from its content.
+pub fn scope_of(
+    storage: &dyn SyncStorage,
+    kind: RecordKind,
+    doc: &AutoCommit,
+) -> Result<Option<DocScope>> {
+    use autosurgeon::hydrate_prop;
+    let text = |name: &str| -> Option<String> {
+        hydrate_prop::<_, String, _, _>(doc, automerge::ROOT, name).ok()
+    };
+    Ok(match kind {
+        RecordKind::Premises => match (text("community"), text("grid")) {
+            (Some(community), Some(grid)) => Some(DocScope::Area {
+                community,
+                grid: Some(grid),
+            }),
+            _ => None,
+        },
+        RecordKind::Inspection | RecordKind::Hazard => match text("premises") {
+            Some(p) => storage.premises_scope(&p)?,
+            None => None,
+        },
+        RecordKind::KeyResident => text("community").map(|community| DocScope::Area {
+            community,
+            grid: None,
+        }),
+        _ => Some(DocScope::Street),
+    })
+}
+
+/// Checks that a merged document hydrates as a record of its kind.
+fn valid_record(kind: RecordKind, doc: &AutoCommit) -> bool {
+    use autosurgeon::hydrate;
+    use firegrid_core as c;
+    match kind {
+        RecordKind::Inspection => hydrate::<_, c::inspection::Inspection>(doc).is_ok(),
+        RecordKind::Hazard => hydrate::<_, c::hazard::Hazard>(doc).is_ok(),
+        RecordKind::Premises => hydrate::<_, c::premises::Premises>(doc).is_ok(),
+        RecordKind::User => hydrate::<_, User>(doc).is_ok(),
+        RecordKind::KeyResident => hydrate::<_, c::district::KeyResident>(doc).is_ok(),
+        RecordKind::Community => hydrate::<_, c::district::Community>(doc).is_ok(),
+        RecordKind::Grid => hydrate::<_, c::district::Grid>(doc).is_ok(),
+        RecordKind::MicroStation => hydrate::<_, c::district::MicroStation>(doc).is_ok(),
+        RecordKind::Department => hydrate::<_, c::district::Department>(doc).is_ok(),
+        RecordKind::Street => hydrate::<_, c::district::Street>(doc).is_ok(),
+        RecordKind::Checklist => hydrate::<_, c::checklist::Checklist>(doc).is_ok(),
+        RecordKind::Standard => hydrate::<_, c::standard::Standard>(doc).is_ok(),
+    }
+}
+
+/// The first 8 bytes of a device id (a UUID in hex), which start every actor of its changes.
+fn device_prefix(device_id: &str) -> Option<[u8; 8]> {
+    let id = uuid::Uuid::parse_str(device_id).ok()?;
+    let mut p = [0u8; 8];
+    p.copy_from_slice(&id.as_bytes()[..8]);
+    Some(p)
+}
+
+/// Checks one pushed document; returns what to store, or why it is refused.
+fn check_push(
+    storage: &dyn SyncStorage,
+    who: &Principal,
+    push: &DocChanges,
+) -> Result<std::result::Result<Option<DocWrite>, PushOutcome>> {
+    let refuse = |reason| Ok(Err(PushOutcome::Refused { reason }));
+    let Ok(kind) = push.kind.parse::<RecordKind>() else {
+        return refuse(RefusalReason::Invalid);
+    };
+    if firegrid_core::vocab::validate_id("doc", &push.doc).is_err() {
+        return refuse(RefusalReason::Invalid);
+    }
+    if push.changes.len() > MAX_CHANGES_PER_DOC {
+        return refuse(RefusalReason::TooLarge);
+    }
+    if !role_may_write(who.user.role, kind) {
+        return refuse(RefusalReason::Forbidden);
+    }
+    let mut changes = Vec::with_capacity(push.changes.len());
+    for raw in &push.changes {
+        match Change::try_from(raw.as_slice()) {
+            Ok(c) => changes.push(c),
+            Err(_) => return refuse(RefusalReason::Invalid),
+        }
+    }
+    let (mut doc, old_scope) = match storage.load_doc(&push.doc)? {
+        Some(stored) if stored.kind != kind => return refuse(RefusalReason::Forbidden),
+        Some(stored) => {
+            let doc = AutoCommit::load(&stored.bytes).map_err(|e| Error::corrupt(&push.doc, e))?;
+            let scope = scope_of(storage, kind, &doc)?;
+            (doc, scope)
+        }
+        None => (AutoCommit::new(), None),
+    };
+    if let Some(scope) = &old_scope
+        && !may_read(storage, &who.user, scope)?
+    {
+        return refuse(RefusalReason::Forbidden);
+    }
+    let prefix = device_prefix(&who.device_id);
+    let mut new = Vec::new();
+    for c in changes {
+        if doc.get_change_by_hash(&c.hash()).is_some() {
+            continue; // already stored: idempotent, whoever made it
+        }
+        if prefix.is_none_or(|p| !c.actor_id().to_bytes().starts_with(&p)) {
+            return refuse(RefusalReason::ForeignActor);
+        }
+        new.push(c);
+    }
+    if new.is_empty() {
+        return Ok(Ok(None));
+    }
+    let writes: Vec<(ChangeHash, Vec<u8>)> = new
+        .iter()
+        .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+        .collect();
+    if doc.apply_changes(new).is_err() {
+        return refuse(RefusalReason::Invalid);
+    }
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Ok(Err(PushOutcome::Stored { missing_deps: true }));
+    }
+    if !valid_record(kind, &doc) {
+        return refuse(RefusalReason::Invalid);
+    }
+    let Some(scope) = scope_of(storage, kind, &doc)? else {
+        return refuse(RefusalReason::Forbidden);
+    };
+    if !may_read(storage, &who.user, &scope)? {
+        return refuse(RefusalReason::Forbidden);
+    }
+    Ok(Ok(Some(DocWrite {
+        doc: push.doc.clone(),
+        kind,
+        scope,
+        changes: writes,
+    })))
+}
+
+/// Handles one sync request: every push checked, the accepted ones committed durably, then
+/// the visible changes after the cursor (acknowledgements are only built after the commit).
+pub fn handle(
+    storage: &dyn SyncStorage,
+    who: &Principal,
+    req: &SyncRequest,
+) -> Result<SyncResponse> {
+    let epoch = storage.epoch()?;
+    let max_seq = storage.max_seq()?;
+    if req.epoch.as_deref().is_some_and(|e| e != epoch) || req.cursor > max_seq {
+        return Ok(SyncResponse {
+            epoch,
+            reset: true,
+            acks: vec![],
+            pulled: vec![],
+            cursor: 0,
+            more: true,
+        });
+    }
+    if req.pushes.len() > MAX_DOCS_PER_REQUEST {
+        return Err(Error::invalid(
+            "pushes",
+            format!("at most {MAX_DOCS_PER_REQUEST} documents per request"),
+        ));
+    }
+    let mut acks = Vec::with_capacity(req.pushes.len());
+    let mut writes = Vec::new();
+    let mut pushed_hashes = HashSet::new();
+    for push in &req.pushes {
+        let outcome = match check_push(storage, who, push)? {
+            Ok(Some(write)) => {
+                pushed_hashes.extend(write.changes.iter().map(|(h, _)| *h));
+                writes.push(write);
+                PushOutcome::Stored {
+                    missing_deps: false,
+                }
+            }
+            Ok(None) => PushOutcome::Stored {
+                missing_deps: false,
+            },
+            Err(outcome) => outcome,
+        };
+        acks.push(PushAck {
+            doc: push.doc.clone(),
+            outcome,
+        });
+    }
+    storage.commit(&who.device_id, &writes)?;
+
+    let max_bytes = (req.max_pull_bytes as usize).min(MAX_MESSAGE_BYTES - 256 * 1024);
+    let user = &who.user;
+    let station_communities = if user.scope.kind == ScopeKind::Station {
+        storage.station_communities(&user.scope.id)?
+    } else {
+        Vec::new()
+    };
+    let visible = |scope: &DocScope| visible_to(&user.scope, &station_communities, scope);
+    let page = storage.pull(req.cursor, max_bytes, &visible, &pushed_hashes)?;
+    Ok(SyncResponse {
+        epoch,
+        reset: false,
+        acks,
+        pulled: page.docs,
+        cursor: page.cursor,
+        more: page.more,
+    })
+}
+
+fn visible_to(user: &Scope, station_communities: &[String], scope: &DocScope) -> bool {
+    let DocScope::Area { community, grid } = scope else {
+        return true;
+    };
+    match user.kind {
+        ScopeKind::Street | ScopeKind::Department => true,
+        ScopeKind::Community => *community == user.id,
+        ScopeKind::Grid => grid.as_deref() == Some(user.id.as_str()),
+        ScopeKind::Station => station_communities.contains(community),
+    }
+}

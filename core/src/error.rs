@@ -68,6 +68,26 @@ pub enum Error {
     /// `PRAGMA integrity_check` reported a problem.
     #[error("the store failed its integrity check: {0}")]
     Integrity(String),
+    /// The server could not be reached, or the connection broke (retry later).
+    #[error("network error: {0}")]
+    Network(String),
+    /// The server did not accept the credentials or the token (sign in again).
+    #[error("not signed in: {0}")]
+    Unauthorized(String),
+    /// The server asks to wait before the next request.
+    #[error("the server is busy; retry in {retry_after_s} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
+    /// The server answered with an error.
+    #[error("server error {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
     /// A sync is already running on this store; try again when it ends.
     #[error("a sync is already running")]
     AlreadySyncing,

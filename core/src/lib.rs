@@ -13,6 +13,7 @@ mod fixture;
 pub mod hazard;
 pub mod inspection;
 pub mod premises;
+pub mod sqlite;
 pub mod standard;
 pub mod store;
 pub mod sync;

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use firegrid_server::{sample_district, seed};
+use std::io::Read as _;
+use std::net::SocketAddr;
+
+use firegrid_core::access::Role;
+use firegrid_server::{admin, sample_district, seed, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +28,37 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the sync server (embedded SQLite in --data-dir).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Folder of the server's databases (sync.db, accounts.db).
+        #[arg(long, default_value = "firegrid-server-data")]
+        data_dir: PathBuf,
+        /// Load the sample street into an empty server and give its users the sample password.
+        #[arg(long)]
+        seed_sample: bool,
+        /// Fixtures folder for --seed-sample (default: ./fixtures, else the source tree's).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+    },
+    /// Users: add (password read from stdin), disable, enable.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// Folder of the server's databases.
+        #[arg(long, default_value = "firegrid-server-data", global = true)]
+        data_dir: PathBuf,
+    },
+    /// Devices: revoke a lost or stolen one (its tokens stop working at the next request).
+    Device {
+        #[command(subcommand)]
+        action: DeviceAction,
+        /// Folder of the server's databases.
+        #[arg(long, default_value = "firegrid-server-data", global = true)]
+        data_dir: PathBuf,
+    },
     /// Validate the fixtures and build a store seeded with the sample street (idempotent).
     SeedSample {
         /// Folder of the store file (`firegrid.db`).
@@ -50,9 +85,143 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Create a user or update one (the password is read from stdin).
+    Add {
+        /// Login id, e.g. u.gp101.
+        name: String,
+        /// Role: grid_patroller, residential_worker, station_crew, street_office, department, admin.
+        #[arg(long)]
+        role: String,
+        /// Scope: street:ID, community:ID, grid:ID, station:ID or department:ID.
+        #[arg(long)]
+        scope: String,
+        /// Display name (default: the login id).
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Disable a user: every session ends at its next request.
+    Disable {
+        /// Login id.
+        name: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Login id.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceAction {
+    /// Revoke a device by id.
+    Revoke {
+        /// Device id (as shown by the app).
+        id: String,
+    },
+}
+
+fn run_serve(
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    seed_sample: bool,
+    fixtures: Option<PathBuf>,
+) -> Result<(), String> {
+    let data = admin::open(&data_dir)?;
+    if seed_sample {
+        let n = admin::seed_sample(&data, &seed::fixtures_dir(fixtures))?;
+        println!(
+            "sample street loaded ({n} new documents); sample users log in with the password \"{}\" — demo data only",
+            admin::SAMPLE_PASSWORD
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(serve::serve(listen, data))
+}
+
+fn run_user(action: UserAction, data_dir: PathBuf) -> Result<(), String> {
+    let data = admin::open(&data_dir)?;
+    match action {
+        UserAction::Add {
+            name,
+            role,
+            scope,
+            display_name,
+        } => {
+            let role: Role = role
+                .parse()
+                .map_err(|e: firegrid_core::Error| e.to_string())?;
+            let scope = admin::parse_scope(&scope)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| e.to_string())?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let display = display_name.unwrap_or_else(|| name.clone());
+            admin::add_user(&data, &name, &display, role, scope, password)?;
+            println!("user {name} saved");
+        }
+        UserAction::Disable { name } => {
+            if !data
+                .accounts
+                .set_disabled(&name, true)
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no account {name}"));
+            }
+            println!("user {name} disabled");
+        }
+        UserAction::Enable { name } => {
+            if !data
+                .accounts
+                .set_disabled(&name, false)
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no account {name}"));
+            }
+            println!("user {name} enabled");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve {
+            listen,
+            data_dir,
+            seed_sample,
+            fixtures,
+        } => run_serve(listen, data_dir, seed_sample, fixtures),
+        Command::User { action, data_dir } => run_user(action, data_dir),
+        Command::Device {
+            action: DeviceAction::Revoke { id },
+            data_dir,
+        } => admin::open(&data_dir).and_then(|data| {
+            match data
+                .accounts
+                .revoke_device(&id, firegrid_core::vocab::now_ms())
+                .map_err(|e| e.to_string())?
+            {
+                true => {
+                    println!("device {id} revoked");
+                    Ok(())
+                }
+                false => Err(format!("no active device {id}")),
+            }
+        }),
         Command::SeedSample { data_dir, fixtures } => {
             seed::seed_sample(&data_dir, &seed::fixtures_dir(fixtures))
                 .map(|report| print!("{report}"))

@@ -2,6 +2,10 @@
 //! over an in-memory network: no sockets. Faults are injected in the network (requests and
 //! responses lost after the server committed), in the server (history restored from a backup)
 //! and on devices (store restored from a backup); every device must converge with nothing lost.
+//!
+//! Every scenario and the property test run against both server stores: `MemoryStorage` (the
+//! reference) and `SqliteStorage` (the embedded server database), each started from the same
+//! seeded state, so the device template serves both.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,7 +27,8 @@ use firegrid_core::sync::SyncReport;
 use firegrid_core::sync::protocol::{RefusalReason, SyncRequest};
 use firegrid_core::{Error, Store};
 use firegrid_server::sync::memory::MemoryStorage;
-use firegrid_server::sync::{Principal, handle};
+use firegrid_server::sync::sqlite::SqliteStorage;
+use firegrid_server::sync::{Principal, SyncStorage, handle};
 use proptest::prelude::*;
 
 fn fixtures() -> PathBuf {
@@ -35,11 +40,14 @@ struct Template {
     db: PathBuf,
     district: District,
     server: MemoryStorage,
+    /// The SQLite server database in the same seeded state as `server`.
+    server_db: PathBuf,
 }
 
-/// A server seeded from the fixtures, and a device store file with the same fixtures that has
-/// synced with it once (so devices start with the cursor at the seed's end) and has no device
-/// id yet (each copy makes its own).
+/// A server seeded from the fixtures (in memory, and as an SQLite server file with the same log
+/// and epoch), and a device store file with the same fixtures that has synced with it once (so
+/// devices start with the cursor at the seed's end) and has no device id yet (each copy makes
+/// its own).
 fn template() -> &'static Template {
     static T: OnceLock<Template> = OnceLock::new();
     T.get_or_init(|| {
@@ -54,6 +62,8 @@ fn template() -> &'static Template {
         for (id, kind, bytes) in &records {
             server.seed_document(id, *kind, bytes).unwrap();
         }
+        let server_db = dir.path().join("server-template.db");
+        seed_sqlite(&server_db, &records, &server);
         let district = firegrid_core::district::load_dir(&fixtures().join("district")).unwrap();
         let office = district
             .users
@@ -84,14 +94,152 @@ fn template() -> &'static Template {
             db,
             district,
             server,
+            server_db,
         }
     })
 }
 
-/// A server in the seeded state (the same epoch every time).
-fn server() -> MemoryStorage {
+/// Seeds an SQLite server file with `records` in the same order as `memory` was seeded, so the
+/// log holds the same changes at the same positions, then gives it `memory`'s epoch: a device
+/// that synced with one is in step with the other. Leaves one self-contained file (no WAL).
+fn seed_sqlite(path: &Path, records: &[(String, RecordKind, Vec<u8>)], memory: &MemoryStorage) {
+    let started = std::time::Instant::now();
+    let storage = SqliteStorage::open(path).unwrap();
+    for (id, kind, bytes) in records {
+        storage.seed_document(id, *kind, bytes).unwrap();
+    }
+    drop(storage);
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'epoch'",
+        [memory.epoch().unwrap()],
+    )
+    .unwrap();
+    c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    drop(c);
+    let storage = SqliteStorage::open(path).unwrap();
+    assert_eq!(storage.epoch().unwrap(), memory.epoch().unwrap());
+    assert_eq!(storage.max_seq().unwrap(), memory.max_seq().unwrap());
+    assert_eq!(storage.log_len().unwrap(), memory.log_len());
+    let mut expected = memory.documents();
+    expected.sort();
+    assert_eq!(storage.documents().unwrap(), expected);
+    drop(storage);
+    let wal = path.with_extension("db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the template is one file: copies take everything"
+    );
+    eprintln!(
+        "seeded the SQLite server template: {} records, {} changes, {:.1?}",
+        records.len(),
+        memory.log_len(),
+        started.elapsed()
+    );
+}
+
+/// What the tests need of a server store beyond [`SyncStorage`]: the test-only helpers both
+/// stores offer, with errors turned into test failures.
+trait Server {
+    /// The store as the engine sees it.
+    fn storage(&self) -> &dyn SyncStorage;
+    /// Every document's id and saved bytes.
+    fn documents(&self) -> Vec<(String, Vec<u8>)>;
+    /// Number of changes in the log.
+    fn log_len(&self) -> usize;
+    /// Replaces the history as a restore from an older backup would.
+    fn restore_to(&self, keep: usize);
+}
+
+impl Server for MemoryStorage {
+    fn storage(&self) -> &dyn SyncStorage {
+        self
+    }
+    fn documents(&self) -> Vec<(String, Vec<u8>)> {
+        MemoryStorage::documents(self)
+    }
+    fn log_len(&self) -> usize {
+        MemoryStorage::log_len(self)
+    }
+    fn restore_to(&self, keep: usize) {
+        MemoryStorage::restore_to(self, keep).unwrap();
+    }
+}
+
+/// An SQLite server in its own directory (the storage is dropped before the directory).
+struct SqliteServer {
+    storage: SqliteStorage,
+    dir: tempfile::TempDir,
+}
+
+impl SqliteServer {
+    /// Closes the database and opens it again (a server restart).
+    fn reopen(self) -> SqliteServer {
+        let SqliteServer { storage, dir } = self;
+        let path = storage.path().to_path_buf();
+        drop(storage);
+        SqliteServer {
+            storage: SqliteStorage::open(&path).unwrap(),
+            dir,
+        }
+    }
+}
+
+impl Server for SqliteServer {
+    fn storage(&self) -> &dyn SyncStorage {
+        &self.storage
+    }
+    fn documents(&self) -> Vec<(String, Vec<u8>)> {
+        self.storage.documents().unwrap()
+    }
+    fn log_len(&self) -> usize {
+        self.storage.log_len().unwrap()
+    }
+    fn restore_to(&self, keep: usize) {
+        self.storage.restore_to(keep).unwrap();
+    }
+}
+
+/// An in-memory server in the seeded state (the same epoch every time).
+fn memory_server() -> MemoryStorage {
     template().server.fork()
 }
+
+/// An SQLite server in the seeded state: a copy of the template file (much faster than seeding).
+fn sqlite_server() -> SqliteServer {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.db");
+    std::fs::copy(&template().server_db, &path).unwrap();
+    SqliteServer {
+        storage: SqliteStorage::open(&path).unwrap(),
+        dir,
+    }
+}
+
+/// Runs a scenario `fn(&dyn Server)` as two tests, `<scenario>::memory` and
+/// `<scenario>::sqlite`.
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn memory() {
+                super::$scenario(&super::memory_server());
+            }
+            #[test]
+            fn sqlite() {
+                super::$scenario(&super::sqlite_server());
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    a_patrollers_inspection_reaches_the_office_and_not_another_grid,
+    writes_outside_scope_and_changes_of_another_device_are_refused,
+    lost_responses_are_retried_without_duplicates,
+    a_server_restored_from_backup_gets_everything_back_from_the_devices,
+    a_device_restored_from_backup_gets_its_lost_writes_back,
+);
 
 struct Device {
     _dir: tempfile::TempDir,
@@ -131,13 +279,13 @@ fn user(role: Role) -> &'static User {
 /// after the server handled (and committed) the request.
 fn sync(
     dev: &Device,
-    server: &MemoryStorage,
+    server: &dyn Server,
     fail: &mut dyn FnMut() -> bool,
 ) -> Result<SyncReport, Error> {
     let who = dev.who.clone();
     let mut transport = |bytes: Vec<u8>| -> Result<Vec<u8>, Error> {
         let req = SyncRequest::decode(&bytes)?;
-        let resp = handle(server, &who, &req)?;
+        let resp = handle(server.storage(), &who, &req)?;
         let out = resp.encode()?;
         if fail() {
             return Err(Error::Sync("connection reset".into()));
@@ -147,7 +295,7 @@ fn sync(
     dev.store.sync_via(&mut transport, &mut |_| {})
 }
 
-fn sync_ok(dev: &Device, server: &MemoryStorage) -> SyncReport {
+fn sync_ok(dev: &Device, server: &dyn Server) -> SyncReport {
     sync(dev, server, &mut || false).unwrap()
 }
 
@@ -169,7 +317,7 @@ fn field_records(store: &Store) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-fn server_records(server: &MemoryStorage) -> BTreeMap<String, Vec<String>> {
+fn server_records(server: &dyn Server) -> BTreeMap<String, Vec<String>> {
     server
         .documents()
         .into_iter()
@@ -224,9 +372,7 @@ fn inspect(store: &Store, premises: &str, fail_first: bool) -> String {
     insp.id
 }
 
-#[test]
-fn a_patrollers_inspection_reaches_the_office_and_not_another_grid() {
-    let server = server();
+fn a_patrollers_inspection_reaches_the_office_and_not_another_grid(server: &dyn Server) {
     let patroller = template()
         .district
         .users
@@ -251,7 +397,7 @@ fn a_patrollers_inspection_reaches_the_office_and_not_another_grid() {
         "the inspection and its hazard wait to be sent"
     );
 
-    let report = sync_ok(&a, &server);
+    let report = sync_ok(&a, server);
     assert_eq!(
         report.rounds, 1,
         "one round trip when there is little to do"
@@ -260,7 +406,7 @@ fn a_patrollers_inspection_reaches_the_office_and_not_another_grid() {
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     assert_eq!(a.store.unsynced_count().unwrap(), 0);
 
-    let r = sync_ok(&office, &server);
+    let r = sync_ok(&office, server);
     assert_eq!(r.touched, 2);
     let seen = office.store.inspection(&insp).unwrap();
     assert_eq!(seen.hazards.len(), 1);
@@ -268,21 +414,19 @@ fn a_patrollers_inspection_reaches_the_office_and_not_another_grid() {
     assert_eq!(hz.premises, shop.id);
     assert_eq!(office.store.list_hazards(&shop.id).unwrap().len(), 1);
 
-    sync_ok(&other, &server);
+    sync_ok(&other, server);
     assert!(
         matches!(other.store.inspection(&insp), Err(Error::NotFound { .. })),
         "another grid sees nothing"
     );
 
     // Nothing to do: one round trip, nothing sent or received.
-    let idle = sync_ok(&a, &server);
+    let idle = sync_ok(&a, server);
     assert_eq!((idle.rounds, idle.sent_changes, idle.touched), (1, 0, 0));
     assert_eq!(field_records(&a.store), field_records(&office.store));
 }
 
-#[test]
-fn writes_outside_scope_and_changes_of_another_device_are_refused() {
-    let server = server();
+fn writes_outside_scope_and_changes_of_another_device_are_refused(server: &dyn Server) {
     let patroller = user(Role::GridPatroller);
     // A device whose local user is the office, but whose server identity is a patroller:
     // the server must refuse what the patroller may not write.
@@ -295,22 +439,22 @@ fn writes_outside_scope_and_changes_of_another_device_are_refused() {
         .unwrap();
     inspect(&rogue.store, &far_shop.id, false);
     rogue.who.user = patroller.clone();
-    let r = sync_ok(&rogue, &server);
+    let r = sync_ok(&rogue, server);
     assert_eq!(r.refused.len(), 1);
     assert_eq!(r.refused[0].1, RefusalReason::Forbidden);
     assert!(
-        server_records(&server).is_empty(),
+        server_records(server).is_empty(),
         "nothing of a refused push is stored"
     );
     // Refused pushes are not retried until the record changes.
-    let again = sync_ok(&rogue, &server);
+    let again = sync_ok(&rogue, server);
     assert_eq!(again.sent_changes, 0);
 
     // Changes whose actor is not the sending device's.
     let mut thief = device(user(Role::StreetOffice));
     inspect(&thief.store, &far_shop.id, false);
     thief.who.device_id = uuid::Uuid::new_v4().simple().to_string();
-    let r = sync_ok(&thief, &server);
+    let r = sync_ok(&thief, server);
     assert!(
         r.refused
             .iter()
@@ -325,17 +469,15 @@ fn writes_outside_scope_and_changes_of_another_device_are_refused() {
     inspect(&dept.store, &far_shop.id, false);
     dept.who.user = user(Role::Department).clone();
     assert!(
-        sync_ok(&dept, &server)
+        sync_ok(&dept, server)
             .refused
             .iter()
             .all(|(_, why)| *why == RefusalReason::Forbidden)
     );
-    assert!(server_records(&server).is_empty());
+    assert!(server_records(server).is_empty());
 }
 
-#[test]
-fn lost_responses_are_retried_without_duplicates() {
-    let server = server();
+fn lost_responses_are_retried_without_duplicates(server: &dyn Server) {
     let a = device(user(Role::StreetOffice));
     let shops: Vec<_> = template()
         .district
@@ -348,21 +490,19 @@ fn lost_responses_are_retried_without_duplicates() {
         inspect(&a.store, &s.id, true);
     }
     // The server commits, the response is lost: nothing is marked sent.
-    let err = sync(&a, &server, &mut || true).unwrap_err();
+    let err = sync(&a, server, &mut || true).unwrap_err();
     assert!(matches!(err, Error::Sync(_)));
     assert_eq!(a.store.unsynced_count().unwrap(), 10);
     let log_after_first = server.log_len();
     // The retry sends the same changes again; the server stores nothing twice.
-    let r = sync_ok(&a, &server);
+    let r = sync_ok(&a, server);
     assert_eq!(r.acknowledged, 10);
     assert_eq!(server.log_len(), log_after_first);
     assert_eq!(a.store.unsynced_count().unwrap(), 0);
-    assert_eq!(field_records(&a.store), server_records(&server));
+    assert_eq!(field_records(&a.store), server_records(server));
 }
 
-#[test]
-fn a_server_restored_from_backup_gets_everything_back_from_the_devices() {
-    let server = server();
+fn a_server_restored_from_backup_gets_everything_back_from_the_devices(server: &dyn Server) {
     let seeded = server.log_len();
     let a = device(user(Role::StreetOffice));
     let b = device(user(Role::StreetOffice));
@@ -374,31 +514,29 @@ fn a_server_restored_from_backup_gets_everything_back_from_the_devices() {
         .take(4)
         .collect();
     inspect(&a.store, &shops[0].id, true);
-    sync_ok(&a, &server);
+    sync_ok(&a, server);
     inspect(&b.store, &shops[1].id, true);
-    sync_ok(&b, &server);
-    sync_ok(&a, &server);
+    sync_ok(&b, server);
+    sync_ok(&a, server);
     // The server loses everything after its seed.
-    server.restore_to(seeded).unwrap();
-    assert!(server_records(&server).is_empty());
-    let r = sync_ok(&a, &server);
+    server.restore_to(seeded);
+    assert!(server_records(server).is_empty());
+    let r = sync_ok(&a, server);
     assert!(r.rounds >= 2, "a reset, then a full resend");
-    sync_ok(&b, &server);
-    sync_ok(&a, &server);
-    assert_eq!(server_records(&server).len(), 4);
-    assert_eq!(field_records(&a.store), server_records(&server));
-    assert_eq!(field_records(&b.store), server_records(&server));
+    sync_ok(&b, server);
+    sync_ok(&a, server);
+    assert_eq!(server_records(server).len(), 4);
+    assert_eq!(field_records(&a.store), server_records(server));
+    assert_eq!(field_records(&b.store), server_records(server));
 }
 
-#[test]
-fn a_device_restored_from_backup_gets_its_lost_writes_back() {
-    let server = server();
+fn a_device_restored_from_backup_gets_its_lost_writes_back(server: &dyn Server) {
     let a = device(user(Role::StreetOffice));
     let shop = shop_in(&template().district.grids[0].id);
     let backup = a._dir.path().join("backup.db");
     std::fs::copy(&a.path, &backup).unwrap();
     let insp = inspect(&a.store, &shop.id, true);
-    sync_ok(&a, &server);
+    sync_ok(&a, server);
     // The phone is restored from the backup made before the inspection.
     let Device {
         _dir,
@@ -420,13 +558,13 @@ fn a_device_restored_from_backup_gets_its_lost_writes_back() {
         store,
         who,
     };
-    sync_ok(&restored, &server);
+    sync_ok(&restored, server);
     assert_eq!(
         restored.store.inspection(&insp).unwrap().hazards.len(),
         1,
         "it comes back from the server"
     );
-    assert_eq!(field_records(&restored.store), server_records(&server));
+    assert_eq!(field_records(&restored.store), server_records(server));
 }
 
 /// One step of the random workload.
@@ -480,7 +618,7 @@ fn shops() -> &'static [&'static Premises] {
     })
 }
 
-fn run(dev: &Device, server: &MemoryStorage, op: &Op) {
+fn run(dev: &Device, server: &dyn Server, op: &Op) {
     let s = &dev.store;
     match *op {
         Op::Start(_, n) => {
@@ -537,9 +675,10 @@ fn run(dev: &Device, server: &MemoryStorage, op: &Op) {
             let who = dev.who.clone();
             let mut transport = |bytes: Vec<u8>| -> Result<Vec<u8>, Error> {
                 let req = SyncRequest::decode(&bytes)?;
-                let mut resp = handle(server, &who, &req)?;
+                let mut resp = handle(server.storage(), &who, &req)?;
                 if fault == 2 {
-                    resp = handle(server, &who, &req)?; // delivered twice: the second answer counts
+                    // Delivered twice: the second answer counts.
+                    resp = handle(server.storage(), &who, &req)?;
                 }
                 if fault == 1 {
                     return Err(Error::Sync("response lost".into()));
@@ -555,6 +694,7 @@ fn run(dev: &Device, server: &MemoryStorage, op: &Op) {
     }
 }
 
+/// Cases of the property test on the in-memory server (CI runs the default).
 fn seeds() -> u32 {
     std::env::var("FIREGRID_SYNC_SEEDS")
         .ok()
@@ -562,31 +702,171 @@ fn seeds() -> u32 {
         .unwrap_or(500)
 }
 
+/// Cases of the property test on the SQLite server: fewer, as every commit waits for an fsync;
+/// the memory run covers the engine, this one the store.
+fn sqlite_seeds() -> u32 {
+    std::env::var("FIREGRID_SYNC_SEEDS_SQLITE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+}
+
+/// 3–5 devices edit offline (also the same inspections, after syncing), sync in random orders
+/// with lost responses and duplicated requests; after a final round everyone holds the same
+/// documents with the same heads as the server.
+fn offline_edits_converge(server: &dyn Server, n: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+    let devices: Vec<Device> = (0..n).map(|_| device(user(Role::StreetOffice))).collect();
+    for o in ops {
+        let d = match *o {
+            Op::Start(d, ..)
+            | Op::Answer(d, ..)
+            | Op::Finish(d, ..)
+            | Op::Report(d, ..)
+            | Op::Sync(d, ..) => d % n,
+        };
+        run(&devices[d], server, o);
+    }
+    for _ in 0..2 {
+        for dev in &devices {
+            sync_ok(dev, server);
+        }
+    }
+    let expected = server_records(server);
+    for dev in &devices {
+        prop_assert_eq!(&field_records(&dev.store), &expected);
+        prop_assert_eq!(dev.store.unsynced_count().unwrap(), 0);
+    }
+    // Every document whole and its rows in step (one device: verifying reads all 2,000).
+    devices[0].store.verify().unwrap();
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: seeds(), max_shrink_iters: 200, ..ProptestConfig::default() })]
 
-    /// 3–5 devices edit offline (also the same inspections, after syncing), sync in random
-    /// orders with lost responses and duplicated requests; after a final round everyone holds
-    /// the same documents with the same heads as the server.
+    /// [`offline_edits_converge`] on the in-memory server.
     #[test]
     fn random_offline_edits_converge(n in 3usize..=5, ops in prop::collection::vec(op(5), 1..40)) {
-        let server = server();
-        let devices: Vec<Device> = (0..n).map(|_| device(user(Role::StreetOffice))).collect();
-        for o in &ops {
-            let d = match *o { Op::Start(d, ..) | Op::Answer(d, ..) | Op::Finish(d, ..) | Op::Report(d, ..) | Op::Sync(d, ..) => d % n };
-            run(&devices[d], &server, o);
+        offline_edits_converge(&memory_server(), n, &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: sqlite_seeds(), max_shrink_iters: 200, ..ProptestConfig::default() })]
+
+    /// [`offline_edits_converge`] on the SQLite server.
+    #[test]
+    fn random_offline_edits_converge_on_sqlite(n in 3usize..=5, ops in prop::collection::vec(op(5), 1..40)) {
+        offline_edits_converge(&sqlite_server(), n, &ops)?;
+    }
+}
+
+#[test]
+fn the_sqlite_server_keeps_every_acknowledged_change_and_its_epoch_when_reopened() {
+    let server = sqlite_server();
+    let a = device(user(Role::StreetOffice));
+    let shops: Vec<_> = shops().iter().take(3).collect();
+    inspect(&a.store, &shops[0].id, true);
+    inspect(&a.store, &shops[1].id, false);
+    assert_eq!(sync_ok(&a, &server).acknowledged, 3);
+    assert_eq!(a.store.unsynced_count().unwrap(), 0);
+    let epoch = server.storage.epoch().unwrap();
+    let log_len = server.log_len();
+    let documents = server.documents();
+
+    // A crash right after the acknowledgement: the files as they are, never closed.
+    let crashed = server.dir.path().join("crashed.db");
+    std::fs::copy(server.storage.path(), &crashed).unwrap();
+    let wal = |p: &Path| p.with_extension("db-wal");
+    std::fs::copy(wal(server.storage.path()), wal(&crashed)).unwrap();
+    let after_crash = SqliteStorage::open(&crashed).unwrap();
+    assert_eq!(after_crash.epoch().unwrap(), epoch);
+    assert_eq!(after_crash.log_len().unwrap(), log_len);
+    assert_eq!(after_crash.documents().unwrap(), documents);
+    drop(after_crash);
+
+    // A clean restart.
+    let server = server.reopen();
+    assert_eq!(server.storage.epoch().unwrap(), epoch, "the same history");
+    assert_eq!(server.log_len(), log_len);
+    assert_eq!(server.documents(), documents);
+    assert_eq!(field_records(&a.store), server_records(&server));
+    // Devices carry on without a reset: the writer has nothing to do, the office gets it all.
+    let idle = sync_ok(&a, &server);
+    assert_eq!((idle.rounds, idle.sent_changes, idle.touched), (1, 0, 0));
+    let office = device(user(Role::StreetOffice));
+    let r = sync_ok(&office, &server);
+    assert_eq!((r.rounds, r.touched), (1, 3));
+    assert_eq!(field_records(&office.store), server_records(&server));
+    // And keeps committing after the restart.
+    inspect(&office.store, &shops[2].id, false);
+    assert_eq!(sync_ok(&office, &server).acknowledged, 1);
+    sync_ok(&a, &server);
+    assert_eq!(field_records(&a.store), field_records(&office.store));
+}
+
+#[test]
+fn a_corrupt_foreign_or_newer_server_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, "not a database, just text ".repeat(400)).unwrap();
+    assert!(
+        matches!(
+            SqliteStorage::open(&garbage),
+            Err(Error::NotADatabase { .. })
+        ),
+        "a file that is not SQLite"
+    );
+
+    let device_store = dir.path().join("device.db");
+    std::fs::copy(&template().db, &device_store).unwrap();
+    match SqliteStorage::open(&device_store) {
+        Err(Error::ForeignDatabase { application_id, .. }) => {
+            assert_eq!(application_id, firegrid_core::store::APPLICATION_ID);
         }
-        for _ in 0..2 {
-            for dev in &devices {
-                sync_ok(dev, &server);
-            }
+        other => panic!("a device store opened as a server database: {other:?}"),
+    }
+
+    let other_app = dir.path().join("other.db");
+    rusqlite::Connection::open(&other_app)
+        .unwrap()
+        .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    assert!(matches!(
+        SqliteStorage::open(&other_app),
+        Err(Error::ForeignDatabase {
+            application_id: 0,
+            ..
+        })
+    ));
+
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&template().server_db, &newer).unwrap();
+    let future = firegrid_server::sync::sqlite::LATEST_VERSION + 1;
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", future)
+        .unwrap();
+    let before = std::fs::read(&newer).unwrap();
+    match SqliteStorage::open(&newer) {
+        Err(Error::DatabaseTooNew { found, supported }) => {
+            assert_eq!((found, supported), (future, future - 1));
         }
-        let expected = server_records(&server);
-        for dev in &devices {
-            prop_assert_eq!(&field_records(&dev.store), &expected);
-            prop_assert_eq!(dev.store.unsynced_count().unwrap(), 0);
-        }
-        // Every document whole and its rows in step (one device: verifying reads all 2,000).
-        devices[0].store.verify().unwrap();
+        other => panic!("a newer server database was opened: {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&newer).unwrap(),
+        before,
+        "refused before writing"
+    );
+
+    // None of these was turned into a server database.
+    for refused in [&device_store, &other_app] {
+        let c = rusqlite::Connection::open(refused).unwrap();
+        let id: i64 = c
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_ne!(id, firegrid_server::sync::sqlite::APPLICATION_ID);
     }
 }

@@ -12,6 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 use automerge::ActorId;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
+use crate::sqlite::{check_identity, classify_open_error, configure};
+
 use crate::access::User;
 use crate::{Error, Result};
 
@@ -50,60 +52,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Sets every pragma of a connection, each for a stated reason.
-fn configure(conn: &Connection, path: &Path, writer: bool) -> Result<()> {
-    let map = |e| classify_open_error(path, e);
-    // Wait up to 5 s for the other connection's lock instead of failing at once with SQLITE_BUSY.
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(map)?;
-    // Schema objects may not call application-defined functions: the file may come from a backup.
-    conn.pragma_update(None, "trusted_schema", "OFF")
-        .map_err(map)?;
-    // Enforce the REFERENCES clauses of the query tables.
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .map_err(map)?;
-    // Sorts and temporary indices stay in memory: no stray temp files in app storage.
-    conn.pragma_update(None, "temp_store", "MEMORY")
-        .map_err(map)?;
-    if writer {
-        // WAL: readers never block the writer; a crash leaves either the old or the new state.
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(map)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Integrity(format!(
-                "journal_mode is {mode}, WAL could not be set"
-            )));
-        }
-        // FULL: a commit that returned is durable even across power loss, not only app crashes.
-        // Field records are small and rare enough that the extra fsync costs little (see bench).
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(map)?;
-        // Keep the WAL file from growing without bound after a large import.
-        conn.pragma_update(None, "journal_size_limit", 8 * 1024 * 1024)
-            .map_err(map)?;
-    } else {
-        // The reader connection never writes.
-        conn.pragma_update(None, "query_only", "ON").map_err(map)?;
-    }
-    Ok(())
-}
-
-fn classify_open_error(path: &Path, e: rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => Error::NotADatabase {
-            path: path.to_path_buf(),
-        },
-        Some(ErrorCode::DatabaseCorrupt) => Error::NotADatabase {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Open {
-            path: path.to_path_buf(),
-            source: e,
-        },
-    }
-}
-
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock leaves no half-done transaction (it rolls back on drop),
     // so the connection is still usable.
@@ -122,9 +70,9 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let mut writer =
             Connection::open_with_flags(&path, flags).map_err(|e| classify_open_error(&path, e))?;
-        schema::check_identity(&writer, &path)?;
-        configure(&writer, &path, true)?;
-        schema::migrate(&mut writer, &path)?;
+        check_identity(&writer, &path, &schema::FILE)?;
+        configure(&writer, &path, &schema::FILE, true)?;
+        schema::migrate(&mut writer)?;
         let device_id = schema::device_id(&mut writer)?;
 
         let reader = Connection::open_with_flags(
@@ -134,7 +82,7 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_URI,
         )
         .map_err(|e| classify_open_error(&path, e))?;
-        configure(&reader, &path, false)?;
+        configure(&reader, &path, &schema::FILE, false)?;
 
         let actor = record::session_actor(&device_id)?;
         Ok(Store {

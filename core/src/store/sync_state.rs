@@ -183,6 +183,20 @@ impl Store {
         })
     }
 
+    /// Whether the server has acknowledged every change of this record.
+    pub fn is_synced(&self, id: &str) -> Result<bool> {
+        crate::vocab::validate_id("id", id)?;
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT heads = synced_heads FROM record WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found("record", id))
+        })
+    }
+
     /// Records with changes the server has not acknowledged (for the app's "not yet sent").
     pub fn unsynced_count(&self) -> Result<u64> {
         self.read(|tx| {

@@ -8,6 +8,7 @@
 //! Refusals never reveal whether an id exists elsewhere.
 
 pub mod memory;
+pub mod sqlite;
 
 use std::collections::HashSet;
 

@@ -1,0 +1,757 @@
+//! The embedded-SQLite [`SyncStorage`]: the server's change log and document snapshots in one
+//! SQLite file (schema in `server/migrations/`, tracked in `PRAGMA user_version`).
+//!
+//! Owns that file: its connections (one writer behind a lock, a few readers), the pragmas, the
+//! migrations, the identity check (its own `application_id`, "FGSV", so neither a device store
+//! nor any other database is ever mistaken for it) and the epoch. It stores what the engine
+//! ([`super::handle`]) accepted and pages the log out to pulls. It must not authorize, validate
+//! records or work out scopes (the engine does), must never update or reorder a committed log
+//! row (only a restore replaces the history, with a new epoch), and does no network I/O.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use firegrid_core::sqlite::{FileKind, check_identity, classify_open_error, configure, migrate_to};
+use firegrid_core::store::RecordKind;
+use firegrid_core::sync::protocol::DocChanges;
+use firegrid_core::{Error, Result};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use super::{DocScope, DocWrite, PullPage, StoredDoc, SyncStorage, scope_of};
+
+/// `PRAGMA application_id` of a Firegrid server database: "FGSV" (a device store is "FGRD").
+pub const APPLICATION_ID: i64 = 0x4647_5356;
+
+/// Migrations in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/001_sync_log.sql")];
+
+/// What a server sync database file is.
+const FILE: FileKind = FileKind {
+    application_id: APPLICATION_ID,
+    migrations: MIGRATIONS,
+    // Larger than the device's: seeds and bursts of pushes are bigger.
+    journal_size_limit: 64 * 1024 * 1024,
+};
+
+/// The schema version this code writes.
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Reader connections: the lookups and pulls of concurrent requests run side by side and never
+/// wait for a commit (WAL); a few are enough, SQLite reads are short.
+const READERS: usize = 4;
+
+/// The log and documents, joined with the scope filter a pull evaluates in SQL. `?1` is the
+/// cursor; `?2` whether street-wide documents are visible; `?3` the JSON array of communities
+/// whose community-wide documents are visible; `?4` the JSON array of visible
+/// `[community, grid]` pairs. Invisible rows are never returned, so their bytes are never read.
+const PULL_SQL: &str = "
+    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes
+    FROM change_log AS l JOIN doc AS d ON d.id = l.doc_id
+    WHERE l.seq > ?1
+      AND CASE
+            WHEN d.is_street = 1 THEN ?2
+            WHEN d.grid IS NULL THEN d.community IN (SELECT value FROM json_each(?3))
+            ELSE (d.community, d.grid) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?4))
+          END
+    ORDER BY l.seq";
+
+/// Server storage in one SQLite file. Safe to share between request threads (`Send + Sync`):
+/// commits serialise on the writer connection; reads use their own connections.
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    /// Which reader to wait for when all are busy (round robin).
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh random epoch.
+fn new_epoch() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Creates the epoch on first open (kept across every later open).
+fn ensure_epoch(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('epoch', ?1) ON CONFLICT(key) DO NOTHING",
+        [new_epoch()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The server's clock in milliseconds since the Unix epoch: the trusted receive time (D9).
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves no half-done transaction (it rolls back on drop),
+    // so the connection is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A scope as the `doc` table's columns: `(community, grid, is_street)`.
+fn scope_columns(scope: &DocScope) -> (Option<&str>, Option<&str>, bool) {
+    match scope {
+        DocScope::Street => (None, None, true),
+        DocScope::Area { community, grid } => (Some(community), grid.as_deref(), false),
+    }
+}
+
+/// A scope from the `doc` table's columns (the CHECK constraint keeps them well formed).
+fn scope_from_columns(
+    community: Option<String>,
+    grid: Option<String>,
+    is_street: bool,
+) -> Result<DocScope> {
+    match (is_street, community, grid) {
+        (true, None, None) => Ok(DocScope::Street),
+        (false, Some(community), grid) => Ok(DocScope::Area { community, grid }),
+        _ => Err(Error::Integrity(
+            "a document's scope columns are inconsistent".into(),
+        )),
+    }
+}
+
+/// The scopes a pull may return, as parameters `?2`–`?4` of [`PULL_SQL`]: `visible` is asked
+/// once per distinct scope in the store (a few hundred at most), not once per change.
+fn visible_scopes(
+    tx: &Transaction<'_>,
+    visible: &dyn Fn(&DocScope) -> bool,
+) -> Result<(bool, String, String)> {
+    let mut street = false;
+    let mut communities: Vec<String> = Vec::new();
+    let mut grids: Vec<[String; 2]> = Vec::new();
+    let mut stmt = tx.prepare_cached("SELECT DISTINCT community, grid, is_street FROM doc")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let scope = scope_from_columns(row.get(0)?, row.get(1)?, row.get(2)?)?;
+        if !visible(&scope) {
+            continue;
+        }
+        match scope {
+            DocScope::Street => street = true,
+            DocScope::Area {
+                community,
+                grid: None,
+            } => communities.push(community),
+            DocScope::Area {
+                community,
+                grid: Some(grid),
+            } => grids.push([community, grid]),
+        }
+    }
+    let json = |e: serde_json::Error| Error::Integrity(format!("scope filter: {e}"));
+    Ok((
+        street,
+        serde_json::to_string(&communities).map_err(json)?,
+        serde_json::to_string(&grids).map_err(json)?,
+    ))
+}
+
+impl SqliteStorage {
+    /// Opens the server database at `path`, creating it (with a new epoch) if the file does not
+    /// exist, and migrates it to the current schema. Refuses a file that is not a database
+    /// ([`Error::NotADatabase`]), belongs to another application or is a device store
+    /// ([`Error::ForeignDatabase`]), or was written by a newer server
+    /// ([`Error::DatabaseTooNew`]), before writing anything to it.
+    pub fn open(path: &Path) -> Result<SqliteStorage> {
+        let path = path.to_path_buf();
+        let mut writer = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| classify_open_error(&path, e))?;
+        check_identity(&writer, &path, &FILE)?;
+        configure(&writer, &path, &FILE, true)?;
+        migrate_to(&mut writer, &FILE, LATEST_VERSION)?;
+        ensure_epoch(&mut writer)?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| classify_open_error(&path, e))?;
+            configure(&reader, &path, &FILE, false)?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// The file this storage lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction on the writer connection (the write lock is taken
+    /// at BEGIN); commits on `Ok` and returns only after COMMIT (durable, `synchronous=FULL`);
+    /// rolls back on `Err` (nothing of a failed write is kept).
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let result = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        result.map_err(|e| match e {
+            Error::Storage(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
+                Error::StorageFull
+            }
+            other => other,
+        })
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot) on an idle reader connection,
+    /// or waits for one in turn when all are busy.
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.reader();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        for m in &self.readers {
+            match m.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % READERS;
+        lock(&self.readers[i])
+    }
+
+    /// Stores a whole document as it is (seeding from fixtures), bypassing authorization: every
+    /// change of it, from device `seed`, with the scope its content gives (street-wide if none).
+    pub fn seed_document(&self, id: &str, kind: RecordKind, bytes: &[u8]) -> Result<()> {
+        let mut doc = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
+        let scope = scope_of(self, kind, &doc)?.unwrap_or(DocScope::Street);
+        let changes = doc
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect();
+        self.commit(
+            "seed",
+            &[DocWrite {
+                doc: id.to_string(),
+                kind,
+                scope,
+                changes,
+            }],
+        )
+    }
+
+    /// Every stored document's id and saved bytes, by id (tests compare replicas with it).
+    pub fn documents(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id, bytes FROM doc ORDER BY id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Number of changes in the log.
+    pub fn log_len(&self) -> Result<usize> {
+        self.read(|tx| {
+            let n: i64 = tx.query_row("SELECT count(*) FROM change_log", [], |r| r.get(0))?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// Replaces the history, as a restore from an older backup would: keeps only the first
+    /// `keep` changes of the log, rebuilds every document's snapshot from what is left (a
+    /// document with no change left is gone; the others keep their kind and scope), and takes a
+    /// new epoch so every device resets and resends. One transaction. Later changes reuse the
+    /// positions after the kept ones, which is safe only because the epoch changed.
+    pub fn restore_to(&self, keep: usize) -> Result<()> {
+        self.write(|tx| {
+            let last_kept: i64 = match keep.checked_sub(1) {
+                None => 0,
+                Some(offset) => tx
+                    .query_row(
+                        "SELECT seq FROM change_log ORDER BY seq LIMIT 1 OFFSET ?1",
+                        [i64::try_from(offset).unwrap_or(i64::MAX)],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(i64::MAX),
+            };
+            tx.execute("DELETE FROM change_log WHERE seq > ?1", [last_kept])?;
+            tx.execute(
+                "DELETE FROM doc WHERE id NOT IN (SELECT doc_id FROM change_log)",
+                [],
+            )?;
+            let ids = {
+                let mut stmt = tx.prepare("SELECT id FROM doc ORDER BY id")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut changes =
+                tx.prepare("SELECT bytes FROM change_log WHERE doc_id = ?1 ORDER BY seq")?;
+            let mut save = tx.prepare("UPDATE doc SET bytes = ?2 WHERE id = ?1")?;
+            for id in ids {
+                let mut batch = Vec::new();
+                let mut rows = changes.query([&id])?;
+                while let Some(row) = rows.next()? {
+                    let raw = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+                    batch.push(Change::try_from(raw).map_err(|e| Error::corrupt(&id, e))?);
+                }
+                let mut doc = AutoCommit::new();
+                doc.apply_changes(batch)
+                    .map_err(|e| Error::corrupt(&id, e))?;
+                save.execute(params![id, doc.save()])?;
+            }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'epoch'",
+                [new_epoch()],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+impl SyncStorage for SqliteStorage {
+    fn epoch(&self) -> Result<String> {
+        self.read(|tx| {
+            tx.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| Error::Integrity("the server database has no epoch".into()))
+        })
+    }
+
+    fn max_seq(&self) -> Result<u64> {
+        self.read(|tx| {
+            let seq: i64 =
+                tx.query_row("SELECT coalesce(max(seq), 0) FROM change_log", [], |r| {
+                    r.get(0)
+                })?;
+            Ok(u64::try_from(seq).unwrap_or(0))
+        })
+    }
+
+    fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
+        let row: Option<(String, Vec<u8>)> = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT kind, bytes FROM doc WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })?;
+        let Some((kind, bytes)) = row else {
+            return Ok(None);
+        };
+        let kind = kind
+            .parse()
+            .map_err(|_| Error::corrupt(id, "unknown record kind"))?;
+        Ok(Some(StoredDoc { kind, bytes }))
+    }
+
+    fn premises_scope(&self, id: &str) -> Result<Option<DocScope>> {
+        let row: Option<(Option<String>, Option<String>, bool)> = self.read(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "SELECT community, grid, is_street FROM doc WHERE id = ?1 AND kind = ?2",
+                )?
+                .query_row([id, RecordKind::Premises.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?)
+        })?;
+        row.map(|(community, grid, is_street)| scope_from_columns(community, grid, is_street))
+            .transpose()
+    }
+
+    fn station_communities(&self, station: &str) -> Result<Vec<String>> {
+        let bytes: Option<Vec<u8>> = self.read(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT bytes FROM doc WHERE id = ?1 AND kind = ?2")?
+                .query_row([station, RecordKind::MicroStation.as_str()], |r| r.get(0))
+                .optional()?)
+        })?;
+        let Some(bytes) = bytes else {
+            return Ok(Vec::new());
+        };
+        let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(station, e))?;
+        Ok(autosurgeon::hydrate_prop(&doc, automerge::ROOT, "communities").unwrap_or_default())
+    }
+
+    /// One IMMEDIATE transaction for all writes. Each change is appended unless its hash is
+    /// already stored; the document's snapshot is re-read inside the transaction and only the
+    /// newly appended changes are applied to it, so two requests committing to the same
+    /// document one after the other never lose either's update.
+    ///
+    /// Log positions: `seq` is an INTEGER PRIMARY KEY, so SQLite gives each row max(seq) + 1
+    /// while this transaction holds the database's single write lock (taken at BEGIN
+    /// IMMEDIATE). Transactions therefore get positions in commit order, and a reader that sees
+    /// position N + 1 also sees N: a pull cursor never skips a change that commits late.
+    fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(()); // nothing to store: no transaction, no fsync
+        }
+        let received_ms = now_ms();
+        self.write(|tx| {
+            let mut append = tx.prepare_cached(
+                "INSERT INTO change_log(doc_id, hash, device_id, received_ms, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO NOTHING",
+            )?;
+            let mut load = tx.prepare_cached("SELECT bytes FROM doc WHERE id = ?1")?;
+            let mut save = tx.prepare_cached(
+                "INSERT INTO doc(id, kind, bytes, community, grid, is_street)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes,
+                     community = excluded.community, grid = excluded.grid,
+                     is_street = excluded.is_street",
+            )?;
+            let mut rescope = tx.prepare_cached(
+                "UPDATE doc SET community = ?2, grid = ?3, is_street = ?4 WHERE id = ?1",
+            )?;
+            for w in writes {
+                let mut fresh = Vec::new();
+                for (hash, bytes) in &w.changes {
+                    let appended = append.execute(params![
+                        w.doc,
+                        hash.as_ref(),
+                        device_id,
+                        received_ms,
+                        bytes
+                    ])?;
+                    if appended == 0 {
+                        continue; // already stored (a retry, or another device sent it first)
+                    }
+                    let change = Change::try_from(bytes.as_slice())
+                        .map_err(|e| Error::corrupt(&w.doc, e))?;
+                    if change.hash() != *hash {
+                        return Err(Error::corrupt(&w.doc, "a change does not match its hash"));
+                    }
+                    fresh.push(change);
+                }
+                let (community, grid, is_street) = scope_columns(&w.scope);
+                let stored: Option<Vec<u8>> = load.query_row([&w.doc], |r| r.get(0)).optional()?;
+                let mut doc = match stored {
+                    Some(_) if fresh.is_empty() => {
+                        rescope.execute(params![w.doc, community, grid, is_street])?;
+                        continue;
+                    }
+                    Some(bytes) => {
+                        AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&w.doc, e))?
+                    }
+                    None => AutoCommit::new(),
+                };
+                doc.apply_changes(fresh)
+                    .map_err(|e| Error::corrupt(&w.doc, e))?;
+                save.execute(params![
+                    w.doc,
+                    w.kind.as_str(),
+                    doc.save(),
+                    community,
+                    grid,
+                    is_street
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The same page as [`super::memory::MemoryStorage`]'s pull, read from one snapshot and
+    /// streamed row by row. Invisible documents are filtered out in SQL; when the page fills up,
+    /// the cursor stops just before the first change left out (every position before it was
+    /// read or filtered out), otherwise it moves to the end of the log.
+    fn pull(
+        &self,
+        cursor: u64,
+        max_bytes: usize,
+        visible: &dyn Fn(&DocScope) -> bool,
+        exclude: &HashSet<ChangeHash>,
+    ) -> Result<PullPage> {
+        let after = i64::try_from(cursor).unwrap_or(i64::MAX);
+        self.read(|tx| {
+            let (street, communities, grids) = visible_scopes(tx, visible)?;
+            let last: i64 =
+                tx.query_row("SELECT coalesce(max(seq), 0) FROM change_log", [], |r| {
+                    r.get(0)
+                })?;
+            let mut page = PullPage {
+                cursor,
+                ..Default::default()
+            };
+            let mut index: HashMap<String, usize> = HashMap::new();
+            let mut size = 0usize;
+            let mut stmt = tx.prepare_cached(PULL_SQL)?;
+            let mut rows = stmt.query(params![after, street, communities, grids])?;
+            while let Some(row) = rows.next()? {
+                let seq = u64::try_from(row.get::<_, i64>(0)?)
+                    .map_err(|_| Error::Integrity("a log position is negative".into()))?;
+                let hash = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+                if !exclude.is_empty()
+                    && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h))
+                {
+                    page.cursor = seq;
+                    continue;
+                }
+                let bytes = row.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?;
+                if size > 0 && size + bytes.len() > max_bytes {
+                    page.more = true;
+                    page.cursor = seq - 1;
+                    return Ok(page);
+                }
+                size += bytes.len() + 8;
+                let doc = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                let i = match index.get(doc) {
+                    Some(&i) => i,
+                    None => {
+                        page.docs.push(DocChanges {
+                            doc: doc.to_string(),
+                            kind: row.get(3)?,
+                            changes: Vec::new(),
+                        });
+                        index.insert(doc.to_string(), page.docs.len() - 1);
+                        page.docs.len() - 1
+                    }
+                };
+                page.docs[i].changes.push(bytes.to_vec());
+                page.cursor = seq;
+            }
+            // Everything after the cursor was read or filtered out: the page ends with the log.
+            page.cursor = page.cursor.max(u64::try_from(last).unwrap_or(0));
+            Ok(page)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+    use super::*;
+    use crate::sync::memory::MemoryStorage;
+
+    /// A document whose every change sets `n`; returns the changes after `from` as a write.
+    fn edit(doc: &mut AutoCommit, id: &str, scope: DocScope, n: i64) -> DocWrite {
+        use automerge::transaction::Transactable;
+        let before = doc.get_heads();
+        doc.put(automerge::ROOT, "n", n).unwrap();
+        doc.put(automerge::ROOT, "pad", "x".repeat(200 + n as usize))
+            .unwrap();
+        doc.commit();
+        let changes = doc
+            .get_changes(&before)
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect();
+        DocWrite {
+            doc: id.to_string(),
+            kind: RecordKind::Hazard,
+            scope,
+            changes,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, SqliteStorage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+        (dir, storage)
+    }
+
+    #[test]
+    fn a_change_pushed_twice_is_stored_once() {
+        let (_dir, storage) = open();
+        let mut doc = AutoCommit::new();
+        let write = edit(&mut doc, "hz.a", DocScope::Street, 1);
+        storage.commit("dev", std::slice::from_ref(&write)).unwrap();
+        let after_first = (storage.log_len().unwrap(), storage.max_seq().unwrap());
+        let snapshot = storage.load_doc("hz.a").unwrap().unwrap().bytes;
+        // Again alone, then twice within one commit (a retry racing the original).
+        storage.commit("dev", std::slice::from_ref(&write)).unwrap();
+        storage.commit("dev", &[write.clone(), write]).unwrap();
+        assert_eq!(after_first, (1, 1));
+        assert_eq!(storage.log_len().unwrap(), 1);
+        assert_eq!(storage.max_seq().unwrap(), 1);
+        let stored = storage.load_doc("hz.a").unwrap().unwrap();
+        assert_eq!(stored.kind, RecordKind::Hazard);
+        assert_eq!(stored.bytes, snapshot, "the snapshot is unchanged");
+        let mut loaded = AutoCommit::load(&stored.bytes).unwrap();
+        assert_eq!(loaded.get_heads(), doc.get_heads());
+    }
+
+    #[test]
+    fn pull_pages_exactly_like_the_memory_store() {
+        let (_dir, sqlite) = open();
+        let memory = MemoryStorage::new();
+        let area = |c: &str, g: Option<&str>| DocScope::Area {
+            community: c.to_string(),
+            grid: g.map(str::to_string),
+        };
+        let scopes = [
+            DocScope::Street,
+            area("c1", None),
+            area("c1", Some("g1")),
+            area("c1", Some("g2")),
+            area("c2", Some("g3")),
+        ];
+        let mut docs: Vec<AutoCommit> = (0..scopes.len()).map(|_| AutoCommit::new()).collect();
+        let mut hashes = Vec::new();
+        // Interleaved commits, sometimes several documents at once; one document moves scope.
+        for round in 0..12i64 {
+            let mut writes = Vec::new();
+            for (i, scope) in scopes.iter().enumerate() {
+                if (round + i as i64) % 3 == 0 {
+                    let scope = if i == 3 && round > 6 {
+                        area("c2", Some("g3"))
+                    } else {
+                        scope.clone()
+                    };
+                    let w = edit(&mut docs[i], &format!("hz.{i}"), scope, round);
+                    hashes.extend(w.changes.iter().map(|(h, _)| *h));
+                    writes.push(w);
+                }
+            }
+            sqlite.commit("dev", &writes).unwrap();
+            memory.commit("dev", &writes).unwrap();
+        }
+        assert_eq!(sqlite.max_seq().unwrap(), memory.max_seq().unwrap());
+        type Filter = Box<dyn Fn(&DocScope) -> bool>;
+        let filters: Vec<Filter> = vec![
+            Box::new(|_| true),
+            Box::new(|_| false),
+            Box::new(|s| matches!(s, DocScope::Area { community, .. } if community == "c1")),
+            Box::new(|s| matches!(s, DocScope::Area { grid: Some(g), .. } if g == "g3")),
+            Box::new(|s| *s == DocScope::Street),
+        ];
+        let excludes = [
+            HashSet::new(),
+            hashes.iter().step_by(3).copied().collect::<HashSet<_>>(),
+        ];
+        let max = memory.max_seq().unwrap();
+        for visible in &filters {
+            for exclude in &excludes {
+                for max_bytes in [0, 300, 1000, 5000, 1 << 20] {
+                    for cursor in 0..=max + 1 {
+                        let a = memory.pull(cursor, max_bytes, visible, exclude).unwrap();
+                        let b = sqlite.pull(cursor, max_bytes, visible, exclude).unwrap();
+                        assert_eq!((a.cursor, a.more), (b.cursor, b.more));
+                        assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));
+                    }
+                }
+            }
+        }
+        let mut documents = sqlite.documents().unwrap();
+        let mut expected = memory.documents();
+        documents.sort();
+        expected.sort();
+        assert_eq!(documents, expected);
+    }
+
+    #[test]
+    fn restore_keeps_the_first_changes_and_takes_a_new_epoch() {
+        let (_dir, storage) = open();
+        let memory = MemoryStorage::new();
+        let mut a = AutoCommit::new();
+        let mut b = AutoCommit::new();
+        for n in 0..3 {
+            let writes = [
+                edit(&mut a, "hz.a", DocScope::Street, n),
+                edit(&mut b, "hz.b", DocScope::Street, n),
+            ];
+            storage.commit("dev", &writes).unwrap();
+            memory.commit("dev", &writes).unwrap();
+        }
+        let epoch = storage.epoch().unwrap();
+        storage.restore_to(3).unwrap();
+        memory.restore_to(3).unwrap();
+        assert_ne!(storage.epoch().unwrap(), epoch);
+        assert_eq!(storage.log_len().unwrap(), 3);
+        assert_eq!(storage.max_seq().unwrap(), 3);
+        let mut expected = memory.documents();
+        expected.sort();
+        assert_eq!(storage.documents().unwrap(), expected);
+        storage.restore_to(0).unwrap();
+        assert!(storage.documents().unwrap().is_empty());
+        assert_eq!(storage.max_seq().unwrap(), 0);
+    }
+
+    #[test]
+    fn concurrent_commits_lose_no_update_and_readers_skip_no_position() {
+        use std::sync::atomic::AtomicBool;
+        let (_dir, storage) = open();
+        let (writers, each) = (4, 15);
+        let done = AtomicBool::new(false);
+        let pulled = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let (mut cursor, mut changes) = (0, 0);
+                loop {
+                    let last_round = done.load(Ordering::SeqCst);
+                    let page = storage
+                        .pull(cursor, 1 << 20, &|_| true, &HashSet::new())
+                        .unwrap();
+                    changes += page.docs.iter().map(|d| d.changes.len()).sum::<usize>();
+                    cursor = page.cursor;
+                    if last_round && !page.more {
+                        return changes;
+                    }
+                }
+            });
+            let handles: Vec<_> = (0..writers)
+                .map(|_| {
+                    s.spawn(|| {
+                        // Each writer edits the same document with its own actor.
+                        let mut doc = AutoCommit::new();
+                        for n in 0..each {
+                            let w = edit(&mut doc, "hz.shared", DocScope::Street, n);
+                            storage.commit("dev", &[w]).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+            reader.join().unwrap()
+        });
+        let total = (writers * each) as usize;
+        assert_eq!(
+            pulled, total,
+            "a reader following the cursor saw every change"
+        );
+        assert_eq!(storage.max_seq().unwrap(), total as u64);
+        let stored = storage.load_doc("hz.shared").unwrap().unwrap();
+        let mut doc = AutoCommit::load(&stored.bytes).unwrap();
+        assert_eq!(doc.get_changes(&[]).len(), total, "no update lost");
+        assert_eq!(doc.get_heads().len(), writers as usize);
+    }
+}

@@ -1,0 +1,331 @@
+//! Sync bench: N inspection-like records (about 20 fields and 15 answers each) go from one
+//! device through the server (HTTP on 127.0.0.1, embedded SQLite) to a fresh device, then 100
+//! offline edits on 100 records come back in one round trip; N = 1,000 and 10,000. The same
+//! workload through automerge-repo (bench/automerge-repo, Node) runs at N = 1,000 in the same
+//! run when Node and its packages are installed. Prints a Markdown table.
+//!
+//! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only).
+//! The fresh device runs in a child process (this binary re-executed) so its peak RSS is its own.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "bench binary: fail loudly"
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use firegrid_core::Store;
+use firegrid_core::access::Role;
+use firegrid_core::inspection::AnswerResult;
+use firegrid_core::premises::Category;
+use firegrid_core::sync::http::HttpClient;
+use firegrid_server::admin;
+
+const PW: &str = "zhenru-bench-password";
+const CHILD_ENV: &str = "FIREGRID_SYNC_BENCH_CHILD";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn start_server(dir: &Path, user: &str) -> String {
+    let data = admin::open(dir).unwrap();
+    admin::seed_documents(&data, &fixtures()).unwrap();
+    data.accounts.set_password(user, PW, 0).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    drop(listener);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(firegrid_server::serve::serve(addr, data))
+            .unwrap();
+    });
+    while std::net::TcpStream::connect(addr).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    format!("http://{addr}")
+}
+
+fn phone(path: &Path, user: &str) -> Store {
+    let store = Store::open(path).unwrap();
+    store.import_fixtures(&fixtures()).unwrap();
+    store.set_current_user(user).unwrap();
+    store
+}
+
+/// The child: a fresh device that pulls everything, then edits 100 records and pushes them.
+/// Prints `fresh_ms edits_ms records vmhwm_kb`.
+fn child(url: &str, user: &str, db: &Path) {
+    let store = phone(db, user);
+    let client = HttpClient::new(url).unwrap();
+    let token = client
+        .login(user, PW, store.device_id())
+        .unwrap()
+        .session
+        .access_token;
+    let t = Instant::now();
+    let report = store.sync_http(&client, &token, &mut |_| {}).unwrap();
+    let fresh = t.elapsed();
+    // 100 offline edits on 100 records: change one answer of each.
+    let all = store
+        .inspection_history(&firegrid_core::inspection::HistoryFilter {
+            limit: Some(5000),
+            ..Default::default()
+        })
+        .unwrap();
+    let step = (all.len() / 100).max(1);
+    for s in all.iter().step_by(step).take(100) {
+        let insp = store.inspection(&s.id).unwrap();
+        store
+            .answer(
+                &s.id,
+                &insp.items[0],
+                AnswerResult::Fail,
+                Some("复查发现".into()),
+            )
+            .unwrap();
+    }
+    let t = Instant::now();
+    let back = store.sync_http(&client, &token, &mut |_| {}).unwrap();
+    let edits = t.elapsed();
+    assert_eq!(back.rounds, 1, "the 100 edits go in one round trip");
+    println!(
+        "{} {} {} {} {}",
+        fresh.as_secs_f64() * 1e3,
+        edits.as_secs_f64() * 1e3,
+        report.touched,
+        back.acknowledged,
+        kb("VmHWM:")
+    );
+}
+
+struct Row {
+    n: usize,
+    create_s: f64,
+    push_ms: f64,
+    fresh_ms: f64,
+    edits_ms: f64,
+    device_rss_mb: f64,
+}
+
+fn run(n: usize) -> Row {
+    let district = firegrid_core::district::load_dir(&fixtures().join("district")).unwrap();
+    let office = district
+        .users
+        .iter()
+        .find(|u| u.role == Role::StreetOffice)
+        .unwrap();
+    let shops: Vec<_> = district
+        .premises
+        .iter()
+        .filter(|p| p.category() == Category::StreetShop)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let url = start_server(&dir.path().join("server"), &office.id);
+    let a = phone(&dir.path().join("a.db"), &office.id);
+    let t = Instant::now();
+    for i in 0..n {
+        let insp = a
+            .start_inspection(&shops[i % shops.len()].id, None)
+            .unwrap();
+        for item in insp.items.iter().take(15) {
+            a.answer(&insp.id, item, AnswerResult::Pass, None).unwrap();
+        }
+        if i % 1000 == 999 {
+            eprintln!("created {}/{n}", i + 1);
+        }
+    }
+    let create_s = t.elapsed().as_secs_f64();
+    let client = HttpClient::new(&url).unwrap();
+    let token = client
+        .login(&office.id, PW, a.device_id())
+        .unwrap()
+        .session
+        .access_token;
+    let t = Instant::now();
+    let pushed = a.sync_http(&client, &token, &mut |_| {}).unwrap();
+    let push_ms = t.elapsed().as_secs_f64() * 1e3;
+    assert_eq!(pushed.acknowledged as usize, n);
+
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(
+            CHILD_ENV,
+            format!("{url}|{}|{}", office.id, dir.path().join("b.db").display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(v[2] as usize, n, "the fresh device got every record");
+    assert_eq!(v[3] as usize, 100);
+    // The edits reach device A.
+    let back = a.sync_http(&client, &token, &mut |_| {}).unwrap();
+    assert_eq!(back.touched, 100);
+    Row {
+        n,
+        create_s,
+        push_ms,
+        fresh_ms: v[0],
+        edits_ms: v[1],
+        device_rss_mb: v[4] / 1024.0,
+    }
+}
+
+fn automerge_repo(n: usize) -> Option<serde_json::Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/automerge-repo");
+    if !dir.join("node_modules").is_dir() {
+        let ok = Command::new("npm")
+            .args(["ci", "--silent", "--prefix"])
+            .arg(&dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            eprintln!(
+                "automerge-repo peer skipped: `npm ci --prefix bench/automerge-repo` failed or npm is missing"
+            );
+            return None;
+        }
+    }
+    let out = Command::new("node")
+        .arg(dir.join("run.mjs"))
+        .args(["--n", &n.to_string(), "--timeout-s", "300"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "automerge-repo peer failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        return None;
+    }
+    serde_json::from_slice(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()?
+            .as_bytes(),
+    )
+    .ok()
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        let mut parts = spec.splitn(3, '|');
+        let (url, user, db) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        child(url, user, Path::new(db));
+        return;
+    }
+    let quick = std::env::args().any(|a| a == "--quick")
+        || std::env::var("FIREGRID_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let sizes: &[usize] = if quick { &[100] } else { &[1_000, 10_000] };
+    let started = Instant::now();
+    let rows: Vec<Row> = sizes.iter().map(|&n| run(n)).collect();
+    let peer = if quick { None } else { automerge_repo(1_000) };
+
+    println!("## Firegrid sync bench\n");
+    println!(
+        "Machine: nproc = {}; release build; server and devices on 127.0.0.1 (HTTP), SQLite with synchronous = FULL on every side.\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!(
+        "| N | create on device A (API) | A → server | server → fresh device B | B's 100 edits → server (1 round trip) | device B peak RSS |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.1} s | {:.0} ms | {:.0} ms | {:.1} ms | {:.1} MB |",
+            r.n, r.create_s, r.push_ms, r.fresh_ms, r.edits_ms, r.device_rss_mb
+        );
+    }
+    if let Some(p) = &peer {
+        let ours = rows.iter().find(|r| r.n == 1_000);
+        println!(
+            "\nautomerge-repo at N = 1,000 ({}):",
+            p["version"].as_str().unwrap_or("?")
+        );
+        println!("| phase | automerge-repo | Firegrid | ratio |\n|---|---:|---:|---:|");
+        if let Some(o) = ours {
+            for (name, key, ms) in [
+                ("push to server", "create_and_push_ms", o.push_ms),
+                ("fresh device", "fresh_device_ms", o.fresh_ms),
+                ("100 edits back", "edits_back_ms", o.edits_ms),
+            ] {
+                let theirs = p[key].as_f64().unwrap_or(f64::NAN);
+                println!(
+                    "| {name} | {theirs:.0} ms | {ms:.0} ms | {:.0}× |",
+                    theirs / ms
+                );
+            }
+            println!(
+                "| device peak RSS | {} MB | {:.1} MB | |",
+                p["device_peak_rss_mb"], o.device_rss_mb
+            );
+            println!(
+                "| server peak RSS | {} MB | (in-process) | |",
+                p["server_peak_rss_mb"]
+            );
+        }
+        println!(
+            "\n(automerge-repo's push time includes creating the records in memory; Firegrid's creation through the durable API is listed apart.)"
+        );
+    } else if !quick {
+        println!("\nautomerge-repo peer not run (see stderr).");
+    }
+    if let Some(r) = rows.iter().find(|r| r.n == 10_000) {
+        println!(
+            "\nGoals: 10,000 records to a fresh device < 5 s: {} ({:.2} s); device RSS < 100 MB: {} ({:.1} MB); 100 edits in one round trip < 100 ms: {} ({:.1} ms).",
+            if r.fresh_ms < 5_000.0 {
+                "met"
+            } else {
+                "NOT met"
+            },
+            r.fresh_ms / 1e3,
+            if r.device_rss_mb < 100.0 {
+                "met"
+            } else {
+                "NOT met"
+            },
+            r.device_rss_mb,
+            if r.edits_ms < 100.0 { "met" } else { "NOT met" },
+            r.edits_ms
+        );
+    }
+    println!(
+        "\ntotal bench time: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -83,13 +83,25 @@ fn child(url: &str, user: &str, db: &Path) {
     let t = Instant::now();
     let report = store.sync_http(&client, &token, &mut |_| {}).unwrap();
     let fresh = t.elapsed();
+    eprintln!(
+        "fresh device: {} rounds, {} changes",
+        report.rounds, report.received_changes
+    );
     // 100 offline edits on 100 records: change one answer of each.
-    let all = store
-        .inspection_history(&firegrid_core::inspection::HistoryFilter {
-            limit: Some(5000),
-            ..Default::default()
-        })
-        .unwrap();
+    let mut all = Vec::new();
+    loop {
+        let page = store
+            .inspection_history(&firegrid_core::inspection::HistoryFilter {
+                limit: Some(5000),
+                offset: Some(all.len() as u32),
+                ..Default::default()
+            })
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        all.extend(page);
+    }
     let step = (all.len() / 100).max(1);
     for s in all.iter().step_by(step).take(100) {
         let insp = store.inspection(&s.id).unwrap();
@@ -110,7 +122,7 @@ fn child(url: &str, user: &str, db: &Path) {
         "{} {} {} {} {}",
         fresh.as_secs_f64() * 1e3,
         edits.as_secs_f64() * 1e3,
-        report.touched,
+        all.len(),
         back.acknowledged,
         kb("VmHWM:")
     );

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use crate::{Error, Result};
 
@@ -135,4 +135,25 @@ pub fn migrate_to(conn: &mut Connection, kind: &FileKind, target: i64) -> Result
         tx.commit().map_err(step)?;
     }
     Ok(())
+}
+
+/// Runs `f` in one IMMEDIATE transaction (the write lock is taken at BEGIN); commits on `Ok`
+/// and returns only after COMMIT; rolls back on `Err`, keeping nothing of a failed write. A full
+/// disk becomes [`Error::StorageFull`].
+pub fn immediate<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let result = (|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    })();
+    result.map_err(|e| match e {
+        Error::Storage(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
+            Error::StorageFull
+        }
+        other => other,
+    })
 }

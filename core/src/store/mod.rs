@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use automerge::ActorId;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::sqlite::{check_identity, classify_open_error, configure};
 
@@ -117,19 +117,7 @@ impl Store {
     /// Runs `f` in one IMMEDIATE transaction on the writer connection; commits on `Ok`,
     /// rolls back on `Err` (nothing of a failed write is kept).
     pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.writer);
-        let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })();
-        result.map_err(|e| match e {
-            Error::Storage(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
-                Error::StorageFull
-            }
-            other => other,
-        })
+        crate::sqlite::immediate(&mut lock(&self.writer), f)
     }
 
     /// Caps the size of the store file (`None`: no cap beyond the disk). A write that would

@@ -20,7 +20,7 @@ use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::DocChanges;
 use firegrid_core::{Error, Result};
 use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
 use super::{DocScope, DocWrite, PullPage, StoredDoc, SyncStorage, scope_of};
@@ -217,19 +217,7 @@ impl SqliteStorage {
     /// at BEGIN); commits on `Ok` and returns only after COMMIT (durable, `synchronous=FULL`);
     /// rolls back on `Err` (nothing of a failed write is kept).
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.writer);
-        let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })();
-        result.map_err(|e| match e {
-            Error::Storage(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
-                Error::StorageFull
-            }
-            other => other,
-        })
+        firegrid_core::sqlite::immediate(&mut lock(&self.writer), f)
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot) on an idle reader connection,

@@ -12,10 +12,9 @@
     reason = "bench binary: fail loudly"
 )]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use firegrid_core::Store;
 use firegrid_core::access::Role;
@@ -45,22 +44,7 @@ fn start_server(dir: &Path, user: &str) -> String {
     let data = admin::open(dir).unwrap();
     admin::seed_documents(&data, &fixtures()).unwrap();
     data.accounts.set_password(user, PW, 0).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    drop(listener);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(firegrid_server::serve::serve(addr, data))
-            .unwrap();
-    });
-    while std::net::TcpStream::connect(addr).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    format!("http://{addr}")
+    firegrid_server::serve::spawn_local(data).unwrap()
 }
 
 fn phone(path: &Path, user: &str) -> Store {

@@ -10,15 +10,47 @@ use crate::http::{AppState, app};
 
 /// Serves until a shutdown signal.
 pub async fn serve(listen: SocketAddr, data: DataDir) -> Result<(), String> {
-    let state = Arc::new(AppState::new(data.storage.clone(), data.accounts.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    tracing::info!(%listen, "firegrid-server listening");
+    serve_on(listener, data).await
+}
+
+/// Serves on a bound listener until a shutdown signal.
+pub async fn serve_on(listener: tokio::net::TcpListener, data: DataDir) -> Result<(), String> {
+    let state = Arc::new(AppState::new(data.storage.clone(), data.accounts.clone()));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(listen = %addr, "firegrid-server listening");
+    }
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Serves on a free port of 127.0.0.1 from a background thread with its own runtime (tests and
+/// benches); returns the base URL once the port is bound.
+pub fn spawn_local(data: DataDir) -> Result<String, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build();
+        let result = runtime.map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(async {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+                serve_on(listener, data).await
+            })
+        });
+        if let Err(e) = result {
+            tracing::error!(error = %e, "background server stopped");
+        }
+    });
+    Ok(format!("http://{addr}"))
 }
 
 async fn shutdown_signal() {

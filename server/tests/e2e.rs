@@ -7,7 +7,6 @@
     reason = "tests fail loudly on any error"
 )]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use firegrid_core::access::Role;
@@ -30,26 +29,7 @@ fn start_server(dir: &Path, users: &[&str]) -> String {
     for u in users {
         data.accounts.set_password(u, PW, 0).unwrap();
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    drop(listener);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(firegrid_server::serve::serve(addr, data))
-            .unwrap();
-    });
-    let url = format!("http://{addr}");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return url;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("the server did not start");
+    firegrid_server::serve::spawn_local(data).unwrap()
 }
 
 fn phone(dir: &Path) -> Store {

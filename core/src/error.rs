@@ -101,6 +101,10 @@ pub enum Error {
     /// Any other SQLite failure (disk full, I/O error, busy beyond the timeout).
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// A server-side database other than SQLite (PostgreSQL) failed or could not be reached;
+    /// nothing of the failed request was committed. Retry later.
+    #[error("database unavailable: {0}")]
+    Backend(String),
     /// A stored automerge document could not be loaded or does not have the expected shape.
     #[error("record {id} is corrupt: {problem}")]
     CorruptRecord {

@@ -4,7 +4,8 @@
 //! workload through automerge-repo (bench/automerge-repo, Node) runs at N = 1,000 in the same
 //! run when Node and its packages are installed. Prints a Markdown table.
 //!
-//! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only).
+//! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only,
+//! `-- --sizes 1000 --no-peer` for chosen sizes without automerge-repo).
 //! The fresh device runs in a child process (this binary re-executed) so its peak RSS is its own.
 #![allow(
     clippy::unwrap_used,
@@ -245,10 +246,20 @@ fn main() {
     }
     let quick = std::env::args().any(|a| a == "--quick")
         || std::env::var("FIREGRID_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let sizes: &[usize] = if quick { &[100] } else { &[1_000, 10_000] };
+    // `--sizes 1000,10000` picks the sizes; `--no-peer` skips automerge-repo (profiling runs).
+    let args: Vec<String> = std::env::args().collect();
+    let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
+        Some(i) => args
+            .get(i + 1)
+            .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_default(),
+        None if quick => vec![100],
+        None => vec![1_000, 10_000],
+    };
+    let no_peer = quick || args.iter().any(|a| a == "--no-peer");
     let started = Instant::now();
     let rows: Vec<Row> = sizes.iter().map(|&n| run(n)).collect();
-    let peer = if quick { None } else { automerge_repo(1_000) };
+    let peer = if no_peer { None } else { automerge_repo(1_000) };
 
     println!("## Firegrid sync bench\n");
     println!(

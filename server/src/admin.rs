@@ -12,17 +12,20 @@ use firegrid_core::vocab::{now_ms, validate_id};
 use firegrid_core::{Error, Store};
 
 use crate::auth::Accounts;
+use crate::pg::PgPool;
+use crate::sync::postgres::PgStorage;
 use crate::sync::sqlite::SqliteStorage;
-use crate::sync::{DocScope, DocWrite, SyncStorage};
+use crate::sync::{CommitOutcome, DocScope, DocWrite, SyncStorage};
 
 /// The password every sample user gets with `serve --seed-sample` (demo data only).
 pub const SAMPLE_PASSWORD: &str = "zhenru-sample";
 
-/// The server's two databases in a data folder.
-#[derive(Debug)]
+/// The server's data: the sync store and the accounts, both in embedded SQLite files of a
+/// data folder or both in one PostgreSQL database.
+#[derive(Debug, Clone)]
 pub struct DataDir {
     /// Sync data.
-    pub storage: Arc<SqliteStorage>,
+    pub storage: Arc<dyn SyncStorage>,
     /// Accounts.
     pub accounts: Arc<Accounts>,
 }
@@ -36,6 +39,36 @@ pub fn open(dir: &Path) -> Result<DataDir, String> {
         storage: Arc::new(storage),
         accounts: Arc::new(accounts),
     })
+}
+
+/// Opens the sync store and the accounts in the PostgreSQL database at `url`
+/// (`postgres://user@host:port/db`), creating or migrating their tables.
+pub fn open_postgres(url: &str) -> Result<DataDir, String> {
+    let pool = Arc::new(PgPool::connect(url, crate::pg::DEFAULT_POOL_SIZE)?);
+    open_pool(pool)
+}
+
+/// Opens the sync store and the accounts on a PostgreSQL pool.
+pub fn open_pool(pool: Arc<PgPool>) -> Result<DataDir, String> {
+    let storage = PgStorage::open(pool.clone()).map_err(|e| e.to_string())?;
+    let accounts = Accounts::open_postgres(pool).map_err(|e| e.to_string())?;
+    Ok(DataDir {
+        storage: Arc::new(storage),
+        accounts: Arc::new(accounts),
+    })
+}
+
+/// `--db URL` when given (PostgreSQL), else the SQLite files in `dir`.
+pub fn open_db(dir: &Path, db: Option<&str>) -> Result<DataDir, String> {
+    match db {
+        None => open(dir),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            open_postgres(url)
+        }
+        Some(_) => Err(
+            "--db takes a postgres:// URL; leave it out to use SQLite files in --data-dir".into(),
+        ),
+    }
 }
 
 /// Parses `grid:grid.01.1`, `community:com.01`, `station:sta.01`, `department:dept.x`,
@@ -78,16 +111,54 @@ pub fn seed_documents(data: &DataDir, fixtures: &Path) -> Result<usize, String> 
         store.import_fixtures(fixtures).map_err(|e| e.to_string())?;
         let mut records = store.export_records().map_err(|e| e.to_string())?;
         records.sort_by_key(|(_, k, _)| *k != RecordKind::Premises);
-        for (id, kind, bytes) in &records {
-            data.storage
-                .seed_document(id, *kind, bytes)
-                .map_err(|e| e.to_string())?;
+        // Premises first: inspections and hazards take their scope from them.
+        let split = records.partition_point(|(_, k, _)| *k == RecordKind::Premises);
+        for part in [&records[..split], &records[split..]] {
+            for batch in part.chunks(SEED_BATCH) {
+                seed_batch(data.storage.as_ref(), batch).map_err(|e| e.to_string())?;
+            }
         }
+        crate::sync::compact::compact_all(data.storage.as_ref()).map_err(|e| e.to_string())?;
         seeded = records.len();
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(seeded)
+}
+
+/// Documents stored per seeding transaction.
+const SEED_BATCH: usize = 256;
+
+/// Seeds new documents in one commit; if another server instance seeds at the same moment
+/// (a stale commit), one by one instead, skipping what is already stored.
+fn seed_batch(
+    storage: &dyn SyncStorage,
+    records: &[(String, RecordKind, Vec<u8>)],
+) -> firegrid_core::Result<()> {
+    let mut writes = Vec::with_capacity(records.len());
+    for (id, kind, bytes) in records {
+        let mut doc = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
+        let scope = crate::sync::scope_of(storage, *kind, &doc)?.unwrap_or(DocScope::Street);
+        let changes = doc
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect();
+        writes.push(DocWrite {
+            doc: id.clone(),
+            kind: *kind,
+            scope,
+            base: 0,
+            changes,
+        });
+    }
+    if storage.commit("seed", &writes)? == CommitOutcome::Committed {
+        return Ok(());
+    }
+    for (id, kind, bytes) in records {
+        crate::sync::seed_document(storage, id, *kind, bytes)?;
+    }
+    Ok(())
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf, String> {
@@ -121,40 +192,53 @@ pub fn add_user(
         role,
         scope,
     };
-    let mut doc = match data.storage.load_doc(id).map_err(|e| e.to_string())? {
-        Some(stored) if stored.kind != RecordKind::User => {
-            return Err(format!("{id} is not a user"));
-        }
-        Some(stored) => AutoCommit::load(&stored.bytes).map_err(|e| e.to_string())?,
-        None => AutoCommit::new(),
-    };
     // The server's own actor for admin edits: 8 zero bytes, then 8 random ones.
     let mut actor = [0u8; 16];
     actor[8..].copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..8]);
-    doc.set_actor(ActorId::from(actor));
-    let heads = doc.get_heads();
-    autosurgeon::reconcile(&mut doc, &user).map_err(|e| e.to_string())?;
-    doc.commit_with(
-        CommitOptions::default()
-            .with_message("user add")
-            .with_time(now_ms()),
-    );
-    let changes = doc
-        .get_changes(&heads)
-        .into_iter()
-        .map(|c| (c.hash(), c.raw_bytes().to_vec()))
-        .collect();
-    data.storage
-        .commit(
-            "admin",
-            &[DocWrite {
-                doc: id.to_string(),
-                kind: RecordKind::User,
-                scope: DocScope::Street,
-                changes,
-            }],
-        )
-        .map_err(|e| e.to_string())?;
+    let mut committed = false;
+    for _ in 0..16 {
+        let (mut doc, base) = match data.storage.load_doc(id).map_err(|e| e.to_string())? {
+            Some(stored) if stored.kind != RecordKind::User => {
+                return Err(format!("{id} is not a user"));
+            }
+            Some(stored) => (
+                stored.to_automerge(id).map_err(|e| e.to_string())?,
+                stored.version,
+            ),
+            None => (AutoCommit::new(), 0),
+        };
+        doc.set_actor(ActorId::from(actor));
+        let heads = doc.get_heads();
+        autosurgeon::reconcile(&mut doc, &user).map_err(|e| e.to_string())?;
+        doc.commit_with(
+            CommitOptions::default()
+                .with_message("user add")
+                .with_time(now_ms()),
+        );
+        let changes = doc
+            .get_changes(&heads)
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect();
+        let write = DocWrite {
+            doc: id.to_string(),
+            kind: RecordKind::User,
+            scope: DocScope::Street,
+            base,
+            changes,
+        };
+        let outcome = data
+            .storage
+            .commit("admin", &[write])
+            .map_err(|e| e.to_string())?;
+        if outcome == CommitOutcome::Committed {
+            committed = true;
+            break;
+        }
+    }
+    if !committed {
+        return Err(format!("{id} keeps changing; try again"));
+    }
     data.accounts
         .set_password(id, password, now_ms())
         .map_err(|e| e.to_string())
@@ -188,7 +272,7 @@ mod tests {
         .unwrap();
         let stored = data.storage.load_doc("u.new").unwrap().unwrap();
         assert_eq!(stored.kind, RecordKind::User);
-        let user: User = autosurgeon::hydrate(&AutoCommit::load(&stored.bytes).unwrap()).unwrap();
+        let user: User = autosurgeon::hydrate(&stored.to_automerge("u.new").unwrap()).unwrap();
         assert_eq!((user.role, user.scope), (Role::GridPatroller, scope));
         let device = uuid::Uuid::new_v4().simple().to_string();
         assert!(
@@ -207,7 +291,7 @@ mod tests {
         )
         .unwrap();
         let stored = data.storage.load_doc("u.new").unwrap().unwrap();
-        let user: User = autosurgeon::hydrate(&AutoCommit::load(&stored.bytes).unwrap()).unwrap();
+        let user: User = autosurgeon::hydrate(&stored.to_automerge("u.new").unwrap()).unwrap();
         assert_eq!(user.role, Role::StreetOffice);
         assert!(
             add_user(

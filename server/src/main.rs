@@ -1,8 +1,9 @@
 //! `firegrid-server`: Firegrid's server binary and its admin subcommands.
 //!
 //! Owns argument parsing and printing only; the work is done by `firegrid_core` and by the
-//! modules of this crate. The sync server itself (`serve`) arrives with the sync issue (#3);
-//! until then `seed-sample` builds the seeded store and `check-fixtures` validates the data.
+//! modules of this crate: `serve` runs the sync server (SQLite files in `--data-dir`, or
+//! PostgreSQL with `--db`), `user` and `device` manage accounts, `seed-sample` builds a seeded
+//! device store and `check-fixtures` validates the data.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ enum Command {
         /// Folder of the server's databases (sync.db, accounts.db).
         #[arg(long, default_value = "firegrid-server-data")]
         data_dir: PathBuf,
+        /// Use PostgreSQL instead of the SQLite files (postgres://user@host:port/db); several
+        /// instances may serve one database.
+        #[arg(long)]
+        db: Option<String>,
         /// Load the sample street into an empty server and give its users the sample password.
         #[arg(long)]
         seed_sample: bool,
@@ -50,6 +55,9 @@ enum Command {
         /// Folder of the server's databases.
         #[arg(long, default_value = "firegrid-server-data", global = true)]
         data_dir: PathBuf,
+        /// PostgreSQL database (postgres://…) instead of the SQLite files.
+        #[arg(long, global = true)]
+        db: Option<String>,
     },
     /// Devices: revoke a lost or stolen one (its tokens stop working at the next request).
     Device {
@@ -58,6 +66,9 @@ enum Command {
         /// Folder of the server's databases.
         #[arg(long, default_value = "firegrid-server-data", global = true)]
         data_dir: PathBuf,
+        /// PostgreSQL database (postgres://…) instead of the SQLite files.
+        #[arg(long, global = true)]
+        db: Option<String>,
     },
     /// Validate the fixtures and build a store seeded with the sample street (idempotent).
     SeedSample {
@@ -125,10 +136,11 @@ enum DeviceAction {
 fn run_serve(
     listen: SocketAddr,
     data_dir: PathBuf,
+    db: Option<String>,
     seed_sample: bool,
     fixtures: Option<PathBuf>,
 ) -> Result<(), String> {
-    let data = admin::open(&data_dir)?;
+    let data = admin::open_db(&data_dir, db.as_deref())?;
     if seed_sample {
         let n = admin::seed_sample(&data, &seed::fixtures_dir(fixtures))?;
         println!(
@@ -143,8 +155,8 @@ fn run_serve(
     runtime.block_on(serve::serve(listen, data))
 }
 
-fn run_user(action: UserAction, data_dir: PathBuf) -> Result<(), String> {
-    let data = admin::open(&data_dir)?;
+fn run_user(action: UserAction, data_dir: PathBuf, db: Option<String>) -> Result<(), String> {
+    let data = admin::open_db(&data_dir, db.as_deref())?;
     match action {
         UserAction::Add {
             name,
@@ -202,14 +214,20 @@ fn main() -> ExitCode {
         Command::Serve {
             listen,
             data_dir,
+            db,
             seed_sample,
             fixtures,
-        } => run_serve(listen, data_dir, seed_sample, fixtures),
-        Command::User { action, data_dir } => run_user(action, data_dir),
+        } => run_serve(listen, data_dir, db, seed_sample, fixtures),
+        Command::User {
+            action,
+            data_dir,
+            db,
+        } => run_user(action, data_dir, db),
         Command::Device {
             action: DeviceAction::Revoke { id },
             data_dir,
-        } => admin::open(&data_dir).and_then(|data| {
+            db,
+        } => admin::open_db(&data_dir, db.as_deref()).and_then(|data| {
             match data
                 .accounts
                 .revoke_device(&id, firegrid_core::vocab::now_ms())

@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use crate::admin::DataDir;
 use crate::http::{AppState, app};
+use crate::sync::compact::Compactor;
+
+/// How often the compaction looks for work when there was none.
+const COMPACTION_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Serves until a shutdown signal.
 pub async fn serve(listen: SocketAddr, data: DataDir) -> Result<(), String> {
@@ -19,6 +23,8 @@ pub async fn serve(listen: SocketAddr, data: DataDir) -> Result<(), String> {
 /// Serves on a bound listener until a shutdown signal.
 pub async fn serve_on(listener: tokio::net::TcpListener, data: DataDir) -> Result<(), String> {
     let state = Arc::new(AppState::new(data.storage.clone(), data.accounts.clone()));
+    // Folds logged changes into document snapshots in the background; stops with the server.
+    let _compactor = Compactor::spawn(data.storage.clone(), COMPACTION_IDLE);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(listen = %addr, "firegrid-server listening");
     }

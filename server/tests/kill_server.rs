@@ -1,6 +1,8 @@
-//! The server process killed with SIGKILL at random instants while devices sync (SQLite store):
-//! after every restart, every change a device had been told was stored is on the server, and
-//! in the end all devices converge with the server.
+//! The server process killed with SIGKILL at random instants while devices sync, on the SQLite
+//! store and on PostgreSQL (when `FIREGRID_TEST_POSTGRES_URL` is set; SKIPPED otherwise): after
+//! every restart, every change a device had been told was stored is on the server, and in the
+//! end all devices converge with the server. The background compaction runs all along, so
+//! kills also land in the middle of compactions.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -35,15 +37,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(data: &Path, port: u16) -> Child {
+/// Starts the server binary with `store_args` (`--data-dir DIR` or `--db URL`).
+fn start(store_args: &[String], port: u16) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_firegrid-server"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(store_args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -93,7 +91,28 @@ impl Rng {
 }
 
 #[test]
-fn sigkill_during_syncs_loses_no_acknowledged_change() {
+fn sigkill_during_syncs_loses_no_acknowledged_change_on_sqlite() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let data = admin::open(server_dir.path()).unwrap();
+    let args = vec![
+        "--data-dir".to_string(),
+        server_dir.path().display().to_string(),
+    ];
+    kills_lose_nothing(data, &args);
+}
+
+#[test]
+fn sigkill_during_syncs_loses_no_acknowledged_change_on_postgres() {
+    let Some(schema) = firegrid_server::pg::TestSchema::create("sigkill_on_postgres") else {
+        return;
+    };
+    let data = admin::open_postgres(&schema.url()).unwrap();
+    kills_lose_nothing(data, &["--db".to_string(), schema.url()]);
+}
+
+/// Seeds `data` (then closes it), and runs the kill rounds against the server binary started
+/// with `store_args` on the same store.
+fn kills_lose_nothing(data: admin::DataDir, store_args: &[String]) {
     let rounds: u32 = std::env::var("FIREGRID_SERVER_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -110,12 +129,9 @@ fn sigkill_during_syncs_loses_no_acknowledged_change() {
         .filter(|p| p.category() == Category::StreetShop)
         .take(50)
         .collect();
-    let server_dir = tempfile::tempdir().unwrap();
-    {
-        let data = admin::open(server_dir.path()).unwrap();
-        admin::seed_documents(&data, &fixtures()).unwrap();
-        data.accounts.set_password(&office.id, PW, 0).unwrap();
-    }
+    admin::seed_documents(&data, &fixtures()).unwrap();
+    data.accounts.set_password(&office.id, PW, 0).unwrap();
+    drop(data);
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let client = HttpClient::new(&url).unwrap();
@@ -129,7 +145,7 @@ fn sigkill_during_syncs_loses_no_acknowledged_change() {
             s
         })
         .collect();
-    let mut server = start(server_dir.path(), port);
+    let mut server = start(store_args, port);
     let tokens: Vec<String> = devices
         .iter()
         .map(|d| {
@@ -184,7 +200,7 @@ fn sigkill_during_syncs_loses_no_acknowledged_change() {
             }
         });
         // Restart and check: everything acknowledged is on the server.
-        server = start(server_dir.path(), port);
+        server = start(store_args, port);
         for (d, t) in devices.iter().zip(&tokens) {
             for (id, hashes) in acknowledged(d) {
                 let have = fetch(&url, t, &id);

@@ -3,9 +3,10 @@
 //! responses lost after the server committed), in the server (history restored from a backup)
 //! and on devices (store restored from a backup); every device must converge with nothing lost.
 //!
-//! Every scenario and the property test run against both server stores: `MemoryStorage` (the
-//! reference) and `SqliteStorage` (the embedded server database), each started from the same
-//! seeded state, so the device template serves both.
+//! Every scenario and the property test run against the server stores: `MemoryStorage` (the
+//! reference), `SqliteStorage` (the embedded server database) and `PgStorage` (PostgreSQL, when
+//! `FIREGRID_TEST_POSTGRES_URL` names a database; otherwise those tests say SKIPPED), each
+//! started from the same seeded state, so the device template serves them all.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,9 +27,11 @@ use firegrid_core::store::RecordKind;
 use firegrid_core::sync::SyncReport;
 use firegrid_core::sync::protocol::{RefusalReason, SyncRequest};
 use firegrid_core::{Error, Store};
+use firegrid_server::pg::{PgPool, TestSchema};
 use firegrid_server::sync::memory::MemoryStorage;
+use firegrid_server::sync::postgres::PgStorage;
 use firegrid_server::sync::sqlite::SqliteStorage;
-use firegrid_server::sync::{Principal, SyncStorage, handle};
+use firegrid_server::sync::{CommitOutcome, DocWrite, Principal, SyncStorage, handle, scope_of};
 use proptest::prelude::*;
 
 fn fixtures() -> PathBuf {
@@ -40,6 +43,8 @@ struct Template {
     db: PathBuf,
     district: District,
     server: MemoryStorage,
+    /// The fixture records in the order they were seeded.
+    records: Vec<(String, RecordKind, Vec<u8>)>,
     /// The SQLite server database in the same seeded state as `server`.
     server_db: PathBuf,
 }
@@ -94,6 +99,7 @@ fn template() -> &'static Template {
             db,
             district,
             server,
+            records,
             server_db,
         }
     })
@@ -200,6 +206,72 @@ impl Server for SqliteServer {
     }
 }
 
+/// A PostgreSQL server in a schema of its own (dropped with it).
+struct PgServer {
+    storage: PgStorage,
+    _schema: TestSchema,
+}
+
+impl Server for PgServer {
+    fn storage(&self) -> &dyn SyncStorage {
+        &self.storage
+    }
+    fn documents(&self) -> Vec<(String, Vec<u8>)> {
+        self.storage.documents().unwrap()
+    }
+    fn log_len(&self) -> usize {
+        self.storage.log_len().unwrap()
+    }
+    fn restore_to(&self, _keep: usize) {
+        unreachable!("the restore scenario runs on memory and SQLite only")
+    }
+}
+
+/// A PostgreSQL server in the seeded state, or `None` (the test says SKIPPED) without a
+/// database: the template's records in one commit, in the same order as the memory server's
+/// (so the same log positions), and the memory server's epoch.
+fn pg_server(test: &str) -> Option<PgServer> {
+    let schema = TestSchema::create(test)?;
+    let pool = std::sync::Arc::new(PgPool::with_config(schema.config(), 4).unwrap());
+    let storage = PgStorage::open(pool.clone()).unwrap();
+    let t = template();
+    let writes: Vec<DocWrite> = t
+        .records
+        .iter()
+        .map(|(id, kind, bytes)| {
+            let mut doc = AutoCommit::load(bytes).unwrap();
+            let scope = scope_of(&t.server, *kind, &doc).unwrap().unwrap();
+            DocWrite {
+                doc: id.clone(),
+                kind: *kind,
+                scope,
+                base: 0,
+                changes: doc
+                    .get_changes(&[])
+                    .into_iter()
+                    .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                    .collect(),
+            }
+        })
+        .collect();
+    assert_eq!(
+        storage.commit("seed", &writes).unwrap(),
+        CommitOutcome::Committed
+    );
+    pool.get()
+        .unwrap()
+        .execute(
+            "UPDATE sync_meta SET value = $1 WHERE key = 'epoch'",
+            &[&t.server.epoch().unwrap()],
+        )
+        .unwrap();
+    assert_eq!(storage.max_seq().unwrap(), t.server.max_seq().unwrap());
+    Some(PgServer {
+        storage,
+        _schema: schema,
+    })
+}
+
 /// An in-memory server in the seeded state (the same epoch every time).
 fn memory_server() -> MemoryStorage {
     template().server.fork()
@@ -216,10 +288,28 @@ fn sqlite_server() -> SqliteServer {
     }
 }
 
-/// Runs a scenario `fn(&dyn Server)` as two tests, `<scenario>::memory` and
-/// `<scenario>::sqlite`.
-macro_rules! on_both_stores {
+/// Runs a scenario `fn(&dyn Server)` as tests `<scenario>::memory`, `<scenario>::sqlite` and
+/// (unless marked `memory_and_sqlite_only`) `<scenario>::postgres`.
+macro_rules! on_every_store {
     ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[test]
+            fn memory() {
+                super::$scenario(&super::memory_server());
+            }
+            #[test]
+            fn sqlite() {
+                super::$scenario(&super::sqlite_server());
+            }
+            #[test]
+            fn postgres() {
+                if let Some(server) = super::pg_server(concat!(stringify!($scenario), "::postgres")) {
+                    super::$scenario(&server);
+                }
+            }
+        }
+    )*};
+    (memory_and_sqlite_only: $($scenario:ident),* $(,)?) => {$(
         mod $scenario {
             #[test]
             fn memory() {
@@ -233,12 +323,16 @@ macro_rules! on_both_stores {
     )*};
 }
 
-on_both_stores!(
+on_every_store!(
     a_patrollers_inspection_reaches_the_office_and_not_another_grid,
     writes_outside_scope_and_changes_of_another_device_are_refused,
     lost_responses_are_retried_without_duplicates,
-    a_server_restored_from_backup_gets_everything_back_from_the_devices,
     a_device_restored_from_backup_gets_its_lost_writes_back,
+);
+// Restoring a PostgreSQL database from a backup is PostgreSQL's own tooling; the server's
+// side of it (a new epoch, devices resending) is the same code as on SQLite.
+on_every_store!(
+    memory_and_sqlite_only: a_server_restored_from_backup_gets_everything_back_from_the_devices,
 );
 
 struct Device {
@@ -759,6 +853,35 @@ proptest! {
     fn random_offline_edits_converge_on_sqlite(n in 3usize..=5, ops in prop::collection::vec(op(5), 1..40)) {
         offline_edits_converge(&sqlite_server(), n, &ops)?;
     }
+}
+
+/// Cases of the property test on the PostgreSQL server.
+fn pg_seeds() -> u32 {
+    std::env::var("FIREGRID_SYNC_SEEDS_PG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50)
+}
+
+/// [`offline_edits_converge`] on the PostgreSQL server (skipped without a database).
+#[test]
+fn random_offline_edits_converge_on_postgres() {
+    if std::env::var(firegrid_server::pg::TEST_URL_VAR).is_err() {
+        let _ = pg_server("random_offline_edits_converge_on_postgres"); // says SKIPPED
+        return;
+    }
+    let config = ProptestConfig {
+        cases: pg_seeds(),
+        max_shrink_iters: 50,
+        ..ProptestConfig::default()
+    };
+    let strategy = (3usize..=5, prop::collection::vec(op(5), 1..40));
+    proptest::test_runner::TestRunner::new(config)
+        .run(&strategy, |(n, ops)| {
+            let server = pg_server("random_offline_edits_converge_on_postgres").unwrap();
+            offline_edits_converge(&server, n, &ops)
+        })
+        .unwrap();
 }
 
 #[test]

@@ -198,8 +198,7 @@ fn current_user(storage: &dyn SyncStorage, user_id: &str) -> Result<User, AppErr
     let Some(stored) = stored else {
         return Err(AppError::Forbidden("no user record for this account"));
     };
-    let doc = automerge::AutoCommit::load(&stored.bytes)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let doc = stored.to_automerge(user_id)?;
     autosurgeon::hydrate(&doc).map_err(|e| AppError::Internal(e.to_string()))
 }
 
@@ -344,15 +343,14 @@ async fn document(
         let Some(stored) = storage.load_doc(&id)? else {
             return Err(AppError::NotFound);
         };
-        let doc = automerge::AutoCommit::load(&stored.bytes)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut doc = stored.to_automerge(&id)?;
         match scope_of(storage, stored.kind, &doc)? {
             Some(scope) if may_read(storage, &who.user, &scope)? => {}
             _ => return Err(AppError::NotFound),
         }
         Ok((
             [(header::CONTENT_TYPE, "application/octet-stream")],
-            stored.bytes,
+            doc.save(),
         )
             .into_response())
     })

@@ -5,12 +5,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::ChangeHash;
+use firegrid_core::Result;
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::DocChanges;
-use firegrid_core::{Error, Result};
 
-use super::{DocScope, DocWrite, PullPage, StoredDoc, SyncStorage, scope_of};
+use super::{
+    CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
+};
 
 #[derive(Debug, Clone)]
 struct LogRow {
@@ -23,8 +25,12 @@ struct LogRow {
 #[derive(Debug, Clone)]
 struct MemDoc {
     kind: RecordKind,
-    bytes: Vec<u8>,
     scope: DocScope,
+    snapshot: Vec<u8>,
+    snapshot_seq: u64,
+    version: u64,
+    /// Indices into the log of this document's changes, in log order.
+    rows: Vec<usize>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -71,68 +77,41 @@ impl MemoryStorage {
     }
 
     /// Replaces the history (as a restore from an older backup would): a new epoch, and only
-    /// the first `keep` log entries.
+    /// the first `keep` log entries. Documents with no change left are gone; the others keep
+    /// their kind and scope, and lose their snapshot (compaction rebuilds it).
     pub fn restore_to(&self, keep: usize) -> Result<()> {
         let mut inner = self.lock();
         inner.log.truncate(keep);
         inner.epoch = uuid::Uuid::new_v4().simple().to_string();
-        let rows: Vec<(String, Vec<u8>)> = inner
-            .log
-            .iter()
-            .map(|r| (r.doc.clone(), r.bytes.clone()))
-            .collect();
-        let kinds: HashMap<String, (RecordKind, DocScope)> = inner
-            .docs
-            .iter()
-            .map(|(k, d)| (k.clone(), (d.kind, d.scope.clone())))
-            .collect();
-        inner.docs.clear();
-        inner.hashes.clear();
-        for (doc, bytes) in rows {
-            let change = Change::try_from(bytes.as_slice()).map_err(|e| Error::corrupt(&doc, e))?;
-            inner.hashes.insert(change.hash());
-            let Some((kind, scope)) = kinds.get(&doc).cloned() else {
-                continue;
-            };
-            let entry = inner.docs.entry(doc.clone()).or_insert(MemDoc {
-                kind,
-                bytes: AutoCommit::new().save(),
-                scope,
-            });
-            let mut am = AutoCommit::load(&entry.bytes).map_err(|e| Error::corrupt(&doc, e))?;
-            am.apply_changes([change])
-                .map_err(|e| Error::corrupt(&doc, e))?;
-            entry.bytes = am.save();
-        }
+        let hashes = inner.log.iter().map(|r| r.hash).collect();
+        inner.hashes = hashes;
+        let len = inner.log.len();
+        let log = std::mem::take(&mut inner.log);
+        inner.docs.retain(|_, d| {
+            d.rows.retain(|&i| i < len);
+            d.snapshot.clear();
+            d.snapshot_seq = 0;
+            d.version = d.rows.last().map_or(0, |&i| log[i].seq);
+            !d.rows.is_empty()
+        });
+        inner.log = log;
         Ok(())
     }
 
     /// Stores a whole document as it is (seeding from fixtures), bypassing authorization.
     pub fn seed_document(&self, id: &str, kind: RecordKind, bytes: &[u8]) -> Result<()> {
-        let mut doc = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
-        let scope = scope_of(self, kind, &doc)?.unwrap_or(DocScope::Street);
-        let changes = doc
-            .get_changes(&[])
-            .into_iter()
-            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
-            .collect();
-        self.commit(
-            "seed",
-            &[DocWrite {
-                doc: id.to_string(),
-                kind,
-                scope,
-                changes,
-            }],
-        )
+        seed_document(self, id, kind, bytes)
     }
 
     /// Every stored document's id and saved bytes (tests compare replicas with it).
     pub fn documents(&self) -> Vec<(String, Vec<u8>)> {
-        self.lock()
-            .docs
-            .iter()
-            .map(|(k, d)| (k.clone(), d.bytes.clone()))
+        let ids: Vec<String> = self.lock().docs.keys().cloned().collect();
+        ids.into_iter()
+            .filter_map(|id| {
+                let stored = self.load_doc(&id).ok()??;
+                let bytes = stored.to_automerge(&id).ok()?.save();
+                Some((id, bytes))
+            })
             .collect()
     }
 
@@ -152,9 +131,19 @@ impl SyncStorage for MemoryStorage {
     }
 
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
-        Ok(self.lock().docs.get(id).map(|d| StoredDoc {
+        let inner = self.lock();
+        Ok(inner.docs.get(id).map(|d| StoredDoc {
             kind: d.kind,
-            bytes: d.bytes.clone(),
+            snapshot: d.snapshot.clone(),
+            snapshot_seq: d.snapshot_seq,
+            tail: d
+                .rows
+                .iter()
+                .map(|&i| &inner.log[i])
+                .filter(|r| r.seq > d.snapshot_seq)
+                .map(|r| r.bytes.clone())
+                .collect(),
+            version: d.version,
         }))
     }
 
@@ -168,45 +157,92 @@ impl SyncStorage for MemoryStorage {
     }
 
     fn station_communities(&self, station: &str) -> Result<Vec<String>> {
-        let bytes = match self.lock().docs.get(station) {
-            Some(d) if d.kind == RecordKind::MicroStation => d.bytes.clone(),
-            _ => return Ok(Vec::new()),
-        };
-        let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(station, e))?;
-        Ok(autosurgeon::hydrate_prop(&doc, automerge::ROOT, "communities").unwrap_or_default())
+        match self.load_doc(station)? {
+            Some(stored) if stored.kind == RecordKind::MicroStation => {
+                let doc = stored.to_automerge(station)?;
+                Ok(
+                    autosurgeon::hydrate_prop(&doc, automerge::ROOT, "communities")
+                        .unwrap_or_default(),
+                )
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
-    fn commit(&self, _device_id: &str, writes: &[DocWrite]) -> Result<()> {
+    fn commit(&self, _device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome> {
         let mut inner = self.lock();
         for w in writes {
-            let mut fresh = Vec::new();
+            if inner.docs.get(&w.doc).map_or(0, |d| d.version) != w.base {
+                return Ok(CommitOutcome::Stale(w.doc.clone()));
+            }
+        }
+        for w in writes {
+            let mut rows = Vec::new();
             for (hash, bytes) in &w.changes {
                 if inner.hashes.insert(*hash) {
                     let seq = inner.log.last().map_or(0, |r| r.seq) + 1;
+                    rows.push(inner.log.len());
                     inner.log.push(LogRow {
                         seq,
                         doc: w.doc.clone(),
                         hash: *hash,
                         bytes: bytes.clone(),
                     });
-                    fresh.push(
-                        Change::try_from(bytes.as_slice())
-                            .map_err(|e| Error::corrupt(&w.doc, e))?,
+                }
+            }
+            let version = rows.last().map(|&i| inner.log[i].seq);
+            match inner.docs.get_mut(&w.doc) {
+                Some(d) => {
+                    d.scope = w.scope.clone();
+                    d.version = version.unwrap_or(d.version);
+                    d.rows.extend(rows);
+                }
+                None if rows.is_empty() => {}
+                None => {
+                    inner.docs.insert(
+                        w.doc.clone(),
+                        MemDoc {
+                            kind: w.kind,
+                            scope: w.scope.clone(),
+                            snapshot: Vec::new(),
+                            snapshot_seq: 0,
+                            version: version.unwrap_or(0),
+                            rows,
+                        },
                     );
                 }
             }
-            let entry = inner.docs.entry(w.doc.clone()).or_insert(MemDoc {
-                kind: w.kind,
-                bytes: AutoCommit::new().save(),
-                scope: w.scope.clone(),
-            });
-            let mut am = AutoCommit::load(&entry.bytes).map_err(|e| Error::corrupt(&w.doc, e))?;
-            am.apply_changes(fresh)
-                .map_err(|e| Error::corrupt(&w.doc, e))?;
-            entry.bytes = am.save();
-            entry.scope = w.scope.clone();
         }
-        Ok(())
+        Ok(CommitOutcome::Committed)
+    }
+
+    fn dirty_docs(&self, limit: usize) -> Result<Vec<String>> {
+        let inner = self.lock();
+        let mut ids: Vec<String> = inner
+            .docs
+            .iter()
+            .filter(|(_, d)| d.snapshot_seq < d.version)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
+    }
+
+    fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<usize> {
+        let mut inner = self.lock();
+        let mut saved = 0;
+        for s in snapshots {
+            if let Some(d) = inner.docs.get_mut(&s.doc)
+                && d.snapshot_seq == s.base
+                && s.upto <= d.version
+            {
+                d.snapshot = s.bytes.clone();
+                d.snapshot_seq = s.upto;
+                saved += 1;
+            }
+        }
+        Ok(saved)
     }
 
     fn pull(

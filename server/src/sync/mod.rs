@@ -7,7 +7,9 @@
 //! actor belongs to the sending device; the merged document is a valid record of its kind.
 //! Refusals never reveal whether an id exists elsewhere.
 
+pub mod compact;
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -48,13 +50,41 @@ pub struct Principal {
     pub device_id: String,
 }
 
-/// A document as the server stores it.
+/// A document as the server stores it: a snapshot of its changes up to one log position, and
+/// the changes logged after it (the background compaction folds them into a new snapshot).
 #[derive(Debug, Clone)]
 pub struct StoredDoc {
     /// Record kind.
     pub kind: RecordKind,
-    /// `Automerge::save()` of every stored change.
-    pub bytes: Vec<u8>,
+    /// `Automerge::save()` of the document's changes up to `snapshot_seq` (empty: none yet).
+    pub snapshot: Vec<u8>,
+    /// The log position the snapshot covers.
+    pub snapshot_seq: u64,
+    /// The document's changes after `snapshot_seq`, in log order.
+    pub tail: Vec<Vec<u8>>,
+    /// The log position of the document's latest change: its version. A commit names the
+    /// version its checks saw and is refused as stale if another commit came in between.
+    pub version: u64,
+}
+
+impl StoredDoc {
+    /// The whole document: the snapshot with the tail applied.
+    pub fn to_automerge(&self, id: &str) -> Result<AutoCommit> {
+        let mut doc = if self.snapshot.is_empty() {
+            AutoCommit::new()
+        } else {
+            AutoCommit::load(&self.snapshot).map_err(|e| Error::corrupt(id, e))?
+        };
+        if !self.tail.is_empty() {
+            let mut changes = Vec::with_capacity(self.tail.len());
+            for raw in &self.tail {
+                changes.push(Change::try_from(raw.as_slice()).map_err(|e| Error::corrupt(id, e))?);
+            }
+            doc.apply_changes(changes)
+                .map_err(|e| Error::corrupt(id, e))?;
+        }
+        Ok(doc)
+    }
 }
 
 /// New changes of one document to store.
@@ -66,8 +96,33 @@ pub struct DocWrite {
     pub kind: RecordKind,
     /// Where it belongs after these changes.
     pub scope: DocScope,
+    /// The document's version these changes were checked against (0: it did not exist). If
+    /// the stored version differs at commit time, the commit is refused as stale.
+    pub base: u64,
     /// The changes (hash and raw bytes), in causal order; ones already stored are skipped.
     pub changes: Vec<(ChangeHash, Vec<u8>)>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Every write is durable.
+    Committed,
+    /// Nothing was written: this document changed since its checks (its `base`) — check again.
+    Stale(String),
+}
+
+/// A new snapshot of one document, made by the compaction.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Record id.
+    pub doc: String,
+    /// `Automerge::save()` of its changes up to `upto`.
+    pub bytes: Vec<u8>,
+    /// The log position it covers.
+    pub upto: u64,
+    /// The snapshot position it was built from: it replaces only that one.
+    pub base: u64,
 }
 
 /// One page of the log.
@@ -82,10 +137,11 @@ pub struct PullPage {
 }
 
 /// What the sync engine needs from a store (embedded SQLite, PostgreSQL, or memory in tests).
-/// `commit` must be durable when it returns, apply each document's changes to its stored
-/// snapshot under a lock (no lost update), and give every stored change a log position such
-/// that a reader never sees position N+1 before N is committed.
-pub trait SyncStorage: Send + Sync {
+/// `commit` must be durable when it returns, all or nothing, refuse a write whose `base` is
+/// not the document's stored version (no lost update), and give every stored change a log
+/// position such that a reader never sees position N+1 before N is committed. The log is
+/// append-only: snapshots are a cache of it that compaction rebuilds, never the truth.
+pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     /// The epoch of this server's history (new when the history is replaced, e.g. restored).
     fn epoch(&self) -> Result<String>;
     /// The highest log position.
@@ -96,8 +152,13 @@ pub trait SyncStorage: Send + Sync {
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>>;
     /// The communities a micro station serves.
     fn station_communities(&self, station: &str) -> Result<Vec<String>>;
-    /// Stores the writes durably, in one transaction.
-    fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<()>;
+    /// Stores the writes durably, in one transaction, unless one is stale.
+    fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome>;
+    /// Up to `limit` documents whose snapshot is behind their version.
+    fn dirty_docs(&self, limit: usize) -> Result<Vec<String>>;
+    /// Stores new snapshots, each only if its document's snapshot is still at its `base`;
+    /// returns how many were stored.
+    fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<usize>;
     /// Visible changes after `cursor`, up to about `max_bytes`, leaving out `exclude`.
     fn pull(
         &self,
@@ -158,6 +219,40 @@ pub fn scope_of(
     })
 }
 
+/// Stores a whole document as it is (seeding from fixtures), bypassing authorization: every
+/// change of it, from device `seed`, with the scope its content gives (street-wide if none).
+/// Changes already stored are skipped, so seeding twice is harmless.
+pub fn seed_document(
+    storage: &dyn SyncStorage,
+    id: &str,
+    kind: RecordKind,
+    bytes: &[u8],
+) -> Result<()> {
+    let mut incoming = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
+    let scope = scope_of(storage, kind, &incoming)?.unwrap_or(DocScope::Street);
+    let changes: Vec<(ChangeHash, Vec<u8>)> = incoming
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+        .collect();
+    for _ in 0..MAX_COMMIT_ATTEMPTS {
+        let base = storage.load_doc(id)?.map_or(0, |d| d.version);
+        let write = DocWrite {
+            doc: id.to_string(),
+            kind,
+            scope: scope.clone(),
+            base,
+            changes: changes.clone(),
+        };
+        if storage.commit("seed", &[write])? == CommitOutcome::Committed {
+            return Ok(());
+        }
+    }
+    Err(Error::Backend(format!(
+        "{id} keeps changing while it is seeded"
+    )))
+}
+
 /// Checks that a merged document hydrates as a record of its kind.
 fn valid_record(kind: RecordKind, doc: &AutoCommit) -> bool {
     use autosurgeon::hydrate;
@@ -212,14 +307,14 @@ fn check_push(
             Err(_) => return refuse(RefusalReason::Invalid),
         }
     }
-    let (mut doc, old_scope) = match storage.load_doc(&push.doc)? {
+    let (mut doc, old_scope, base) = match storage.load_doc(&push.doc)? {
         Some(stored) if stored.kind != kind => return refuse(RefusalReason::Forbidden),
         Some(stored) => {
-            let doc = AutoCommit::load(&stored.bytes).map_err(|e| Error::corrupt(&push.doc, e))?;
+            let doc = stored.to_automerge(&push.doc)?;
             let scope = scope_of(storage, kind, &doc)?;
-            (doc, scope)
+            (doc, scope, stored.version)
         }
-        None => (AutoCommit::new(), None),
+        None => (AutoCommit::new(), None, 0),
     };
     if let Some(scope) = &old_scope
         && !may_read(storage, &who.user, scope)?
@@ -263,6 +358,7 @@ fn check_push(
         doc: push.doc.clone(),
         kind,
         scope,
+        base,
         changes: writes,
     })))
 }
@@ -292,29 +388,7 @@ pub fn handle(
             format!("at most {MAX_DOCS_PER_REQUEST} documents per request"),
         ));
     }
-    let mut acks = Vec::with_capacity(req.pushes.len());
-    let mut writes = Vec::new();
-    let mut pushed_hashes = HashSet::new();
-    for push in &req.pushes {
-        let outcome = match check_push(storage, who, push)? {
-            Ok(Some(write)) => {
-                pushed_hashes.extend(write.changes.iter().map(|(h, _)| *h));
-                writes.push(write);
-                PushOutcome::Stored {
-                    missing_deps: false,
-                }
-            }
-            Ok(None) => PushOutcome::Stored {
-                missing_deps: false,
-            },
-            Err(outcome) => outcome,
-        };
-        acks.push(PushAck {
-            doc: push.doc.clone(),
-            outcome,
-        });
-    }
-    storage.commit(&who.device_id, &writes)?;
+    let (acks, pushed_hashes) = check_and_commit(storage, who, &req.pushes)?;
 
     let max_bytes = (req.max_pull_bytes as usize).min(MAX_MESSAGE_BYTES - 256 * 1024);
     let user = &who.user;
@@ -333,6 +407,57 @@ pub fn handle(
         cursor: page.cursor,
         more: page.more,
     })
+}
+
+/// Most times a request's pushes are checked again because another request changed one of
+/// their documents in between (each round re-reads only the current versions).
+const MAX_COMMIT_ATTEMPTS: usize = 16;
+
+/// Checks every push against the stored documents and commits the accepted ones in one
+/// transaction; when a document changed since its check (another request, maybe on another
+/// server instance), checks everything again on the new versions. Returns the per-document
+/// outcomes (built only from what was committed) and the hashes of the pushed changes.
+fn check_and_commit(
+    storage: &dyn SyncStorage,
+    who: &Principal,
+    pushes: &[DocChanges],
+) -> Result<(Vec<PushAck>, HashSet<ChangeHash>)> {
+    for _ in 0..MAX_COMMIT_ATTEMPTS {
+        let mut acks = Vec::with_capacity(pushes.len());
+        let mut writes = Vec::new();
+        let mut pushed_hashes = HashSet::new();
+        for push in pushes {
+            let outcome = match check_push(storage, who, push)? {
+                Ok(Some(write)) => {
+                    pushed_hashes.extend(write.changes.iter().map(|(h, _)| *h));
+                    writes.push(write);
+                    PushOutcome::Stored {
+                        missing_deps: false,
+                    }
+                }
+                Ok(None) => PushOutcome::Stored {
+                    missing_deps: false,
+                },
+                Err(outcome) => outcome,
+            };
+            acks.push(PushAck {
+                doc: push.doc.clone(),
+                outcome,
+            });
+        }
+        if writes.is_empty() {
+            return Ok((acks, pushed_hashes));
+        }
+        match storage.commit(&who.device_id, &writes)? {
+            CommitOutcome::Committed => return Ok((acks, pushed_hashes)),
+            CommitOutcome::Stale(doc) => {
+                tracing::debug!(doc = %doc, "a pushed document changed meanwhile; checking again");
+            }
+        }
+    }
+    Err(Error::Backend(
+        "the pushed documents keep changing under concurrent writes; retry".into(),
+    ))
 }
 
 fn visible_to(user: &Scope, station_communities: &[String], scope: &DocScope) -> bool {

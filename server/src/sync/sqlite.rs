@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::ChangeHash;
 use firegrid_core::sqlite::{FileKind, check_identity, classify_open_error, configure, migrate_to};
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::DocChanges;
@@ -23,13 +23,18 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
-use super::{DocScope, DocWrite, PullPage, StoredDoc, SyncStorage, scope_of};
+use super::{
+    CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
+};
 
 /// `PRAGMA application_id` of a Firegrid server database: "FGSV" (a device store is "FGRD").
 pub const APPLICATION_ID: i64 = 0x4647_5356;
 
 /// Migrations in order; the schema version after applying `MIGRATIONS[i]` is `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/001_sync_log.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/001_sync_log.sql"),
+    include_str!("../../migrations/002_compaction.sql"),
+];
 
 /// What a server sync database file is.
 const FILE: FileKind = FileKind {
@@ -242,34 +247,26 @@ impl SqliteStorage {
         lock(&self.readers[i])
     }
 
-    /// Stores a whole document as it is (seeding from fixtures), bypassing authorization: every
-    /// change of it, from device `seed`, with the scope its content gives (street-wide if none).
+    /// Stores a whole document as it is (seeding from fixtures), bypassing authorization.
     pub fn seed_document(&self, id: &str, kind: RecordKind, bytes: &[u8]) -> Result<()> {
-        let mut doc = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
-        let scope = scope_of(self, kind, &doc)?.unwrap_or(DocScope::Street);
-        let changes = doc
-            .get_changes(&[])
-            .into_iter()
-            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
-            .collect();
-        self.commit(
-            "seed",
-            &[DocWrite {
-                doc: id.to_string(),
-                kind,
-                scope,
-                changes,
-            }],
-        )
+        seed_document(self, id, kind, bytes)
     }
 
     /// Every stored document's id and saved bytes, by id (tests compare replicas with it).
     pub fn documents(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        self.read(|tx| {
-            let mut stmt = tx.prepare("SELECT id, bytes FROM doc ORDER BY id")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let ids: Vec<String> = self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id FROM doc ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(stored) = self.load_doc(&id)? {
+                let bytes = stored.to_automerge(&id)?.save();
+                out.push((id, bytes));
+            }
+        }
+        Ok(out)
     }
 
     /// Number of changes in the log.
@@ -281,10 +278,10 @@ impl SqliteStorage {
     }
 
     /// Replaces the history, as a restore from an older backup would: keeps only the first
-    /// `keep` changes of the log, rebuilds every document's snapshot from what is left (a
-    /// document with no change left is gone; the others keep their kind and scope), and takes a
-    /// new epoch so every device resets and resends. One transaction. Later changes reuse the
-    /// positions after the kept ones, which is safe only because the epoch changed.
+    /// `keep` changes of the log, drops the documents with no change left (the others keep
+    /// their kind and scope and lose their snapshot: compaction rebuilds it from the log), and
+    /// takes a new epoch so every device resets and resends. One transaction. Later changes
+    /// reuse the positions after the kept ones, which is safe only because the epoch changed.
     pub fn restore_to(&self, keep: usize) -> Result<()> {
         self.write(|tx| {
             let last_kept: i64 = match keep.checked_sub(1) {
@@ -303,26 +300,11 @@ impl SqliteStorage {
                 "DELETE FROM doc WHERE id NOT IN (SELECT doc_id FROM change_log)",
                 [],
             )?;
-            let ids = {
-                let mut stmt = tx.prepare("SELECT id FROM doc ORDER BY id")?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            let mut changes =
-                tx.prepare("SELECT bytes FROM change_log WHERE doc_id = ?1 ORDER BY seq")?;
-            let mut save = tx.prepare("UPDATE doc SET bytes = ?2 WHERE id = ?1")?;
-            for id in ids {
-                let mut batch = Vec::new();
-                let mut rows = changes.query([&id])?;
-                while let Some(row) = rows.next()? {
-                    let raw = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-                    batch.push(Change::try_from(raw).map_err(|e| Error::corrupt(&id, e))?);
-                }
-                let mut doc = AutoCommit::new();
-                doc.apply_changes(batch)
-                    .map_err(|e| Error::corrupt(&id, e))?;
-                save.execute(params![id, doc.save()])?;
-            }
+            tx.execute(
+                "UPDATE doc SET bytes = x'', snapshot_seq = 0,
+                     version = (SELECT max(seq) FROM change_log WHERE doc_id = doc.id)",
+                [],
+            )?;
             tx.execute(
                 "UPDATE meta SET value = ?1 WHERE key = 'epoch'",
                 [new_epoch()],
@@ -353,20 +335,37 @@ impl SyncStorage for SqliteStorage {
         })
     }
 
+    /// The document row and its tail, read from one snapshot of the database.
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
-        let row: Option<(String, Vec<u8>)> = self.read(|tx| {
-            Ok(tx
-                .prepare_cached("SELECT kind, bytes FROM doc WHERE id = ?1")?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?)
+        let row = self.read(|tx| {
+            let row: Option<(String, Vec<u8>, i64, i64)> = tx
+                .prepare_cached("SELECT kind, bytes, snapshot_seq, version FROM doc WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            let Some((kind, snapshot, snapshot_seq, version)) = row else {
+                return Ok(None);
+            };
+            let mut stmt = tx.prepare_cached(
+                "SELECT bytes FROM change_log WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq",
+            )?;
+            let tail = stmt
+                .query_map(params![id, snapshot_seq], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?;
+            Ok(Some((kind, snapshot, snapshot_seq, version, tail)))
         })?;
-        let Some((kind, bytes)) = row else {
+        let Some((kind, snapshot, snapshot_seq, version, tail)) = row else {
             return Ok(None);
         };
         let kind = kind
             .parse()
             .map_err(|_| Error::corrupt(id, "unknown record kind"))?;
-        Ok(Some(StoredDoc { kind, bytes }))
+        Ok(Some(StoredDoc {
+            kind,
+            snapshot,
+            snapshot_seq: u64::try_from(snapshot_seq).unwrap_or(0),
+            tail,
+            version: u64::try_from(version).unwrap_or(0),
+        }))
     }
 
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>> {
@@ -385,51 +384,54 @@ impl SyncStorage for SqliteStorage {
     }
 
     fn station_communities(&self, station: &str) -> Result<Vec<String>> {
-        let bytes: Option<Vec<u8>> = self.read(|tx| {
-            Ok(tx
-                .prepare_cached("SELECT bytes FROM doc WHERE id = ?1 AND kind = ?2")?
-                .query_row([station, RecordKind::MicroStation.as_str()], |r| r.get(0))
-                .optional()?)
-        })?;
-        let Some(bytes) = bytes else {
-            return Ok(Vec::new());
-        };
-        let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(station, e))?;
-        Ok(autosurgeon::hydrate_prop(&doc, automerge::ROOT, "communities").unwrap_or_default())
+        match self.load_doc(station)? {
+            Some(stored) if stored.kind == RecordKind::MicroStation => {
+                let doc = stored.to_automerge(station)?;
+                Ok(
+                    autosurgeon::hydrate_prop(&doc, automerge::ROOT, "communities")
+                        .unwrap_or_default(),
+                )
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
-    /// One IMMEDIATE transaction for all writes. Each change is appended unless its hash is
-    /// already stored; the document's snapshot is re-read inside the transaction and only the
-    /// newly appended changes are applied to it, so two requests committing to the same
-    /// document one after the other never lose either's update.
+    /// One IMMEDIATE transaction for all writes. First every write's `base` is compared with
+    /// its document's version (any difference: nothing is written, [`CommitOutcome::Stale`]);
+    /// then each change is appended unless its hash is already stored, and the document row
+    /// gets its new version and scope. No automerge work happens here: the snapshot is
+    /// rebuilt by the background compaction ([`super::compact`]).
     ///
     /// Log positions: `seq` is an INTEGER PRIMARY KEY, so SQLite gives each row max(seq) + 1
     /// while this transaction holds the database's single write lock (taken at BEGIN
     /// IMMEDIATE). Transactions therefore get positions in commit order, and a reader that sees
     /// position N + 1 also sees N: a pull cursor never skips a change that commits late.
-    fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<()> {
+    fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome> {
         if writes.is_empty() {
-            return Ok(()); // nothing to store: no transaction, no fsync
+            return Ok(CommitOutcome::Committed); // nothing to store: no transaction, no fsync
         }
         let received_ms = now_ms();
         self.write(|tx| {
+            let mut version = tx.prepare_cached("SELECT version FROM doc WHERE id = ?1")?;
+            for w in writes {
+                let current: Option<i64> = version.query_row([&w.doc], |r| r.get(0)).optional()?;
+                if u64::try_from(current.unwrap_or(0)).unwrap_or(0) != w.base {
+                    return Ok(CommitOutcome::Stale(w.doc.clone()));
+                }
+            }
             let mut append = tx.prepare_cached(
                 "INSERT INTO change_log(doc_id, hash, device_id, received_ms, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO NOTHING",
             )?;
-            let mut load = tx.prepare_cached("SELECT bytes FROM doc WHERE id = ?1")?;
             let mut save = tx.prepare_cached(
-                "INSERT INTO doc(id, kind, bytes, community, grid, is_street)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(id) DO UPDATE SET bytes = excluded.bytes,
-                     community = excluded.community, grid = excluded.grid,
-                     is_street = excluded.is_street",
-            )?;
-            let mut rescope = tx.prepare_cached(
-                "UPDATE doc SET community = ?2, grid = ?3, is_street = ?4 WHERE id = ?1",
+                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, snapshot_seq)
+                 VALUES (?1, ?2, x'', ?3, ?4, ?5, ?6, 0)
+                 ON CONFLICT(id) DO UPDATE SET community = excluded.community,
+                     grid = excluded.grid, is_street = excluded.is_street,
+                     version = max(version, excluded.version)",
             )?;
             for w in writes {
-                let mut fresh = Vec::new();
+                let mut last = None;
                 for (hash, bytes) in &w.changes {
                     let appended = append.execute(params![
                         w.doc,
@@ -438,40 +440,53 @@ impl SyncStorage for SqliteStorage {
                         received_ms,
                         bytes
                     ])?;
-                    if appended == 0 {
-                        continue; // already stored (a retry, or another device sent it first)
+                    if appended == 1 {
+                        last = Some(tx.last_insert_rowid());
                     }
-                    let change = Change::try_from(bytes.as_slice())
-                        .map_err(|e| Error::corrupt(&w.doc, e))?;
-                    if change.hash() != *hash {
-                        return Err(Error::corrupt(&w.doc, "a change does not match its hash"));
-                    }
-                    fresh.push(change);
+                }
+                if last.is_none() && w.base == 0 {
+                    continue; // a new document with nothing new to store: no row for it
                 }
                 let (community, grid, is_street) = scope_columns(&w.scope);
-                let stored: Option<Vec<u8>> = load.query_row([&w.doc], |r| r.get(0)).optional()?;
-                let mut doc = match stored {
-                    Some(_) if fresh.is_empty() => {
-                        rescope.execute(params![w.doc, community, grid, is_street])?;
-                        continue;
-                    }
-                    Some(bytes) => {
-                        AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&w.doc, e))?
-                    }
-                    None => AutoCommit::new(),
-                };
-                doc.apply_changes(fresh)
-                    .map_err(|e| Error::corrupt(&w.doc, e))?;
                 save.execute(params![
                     w.doc,
                     w.kind.as_str(),
-                    doc.save(),
                     community,
                     grid,
-                    is_street
+                    is_street,
+                    last.unwrap_or(0)
                 ])?;
             }
-            Ok(())
+            Ok(CommitOutcome::Committed)
+        })
+    }
+
+    fn dirty_docs(&self, limit: usize) -> Result<Vec<String>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM doc WHERE snapshot_seq < version ORDER BY id LIMIT ?1",
+            )?;
+            let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<usize> {
+        if snapshots.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            let mut save = tx.prepare_cached(
+                "UPDATE doc SET bytes = ?2, snapshot_seq = ?3
+                 WHERE id = ?1 AND snapshot_seq = ?4 AND version >= ?3",
+            )?;
+            let mut saved = 0;
+            for s in snapshots {
+                let upto = i64::try_from(s.upto).unwrap_or(i64::MAX);
+                let base = i64::try_from(s.base).unwrap_or(i64::MAX);
+                saved += save.execute(params![s.doc, s.bytes, upto, base])?;
+            }
+            Ok(saved)
         })
     }
 
@@ -547,6 +562,7 @@ mod tests {
 
     use super::*;
     use crate::sync::memory::MemoryStorage;
+    use automerge::AutoCommit;
 
     /// A document whose every change sets `n`; returns the changes after `from` as a write.
     fn edit(doc: &mut AutoCommit, id: &str, scope: DocScope, n: i64) -> DocWrite {
@@ -565,7 +581,24 @@ mod tests {
             doc: id.to_string(),
             kind: RecordKind::Hazard,
             scope,
+            base: 0,
             changes,
+        }
+    }
+
+    /// Commits `writes` on their documents' current versions (again if one moved meanwhile).
+    fn store(storage: &dyn SyncStorage, writes: &[DocWrite]) {
+        loop {
+            let writes: Vec<DocWrite> = writes
+                .iter()
+                .map(|w| DocWrite {
+                    base: storage.load_doc(&w.doc).unwrap().map_or(0, |d| d.version),
+                    ..w.clone()
+                })
+                .collect();
+            if storage.commit("dev", &writes).unwrap() == CommitOutcome::Committed {
+                return;
+            }
         }
     }
 
@@ -580,19 +613,24 @@ mod tests {
         let (_dir, storage) = open();
         let mut doc = AutoCommit::new();
         let write = edit(&mut doc, "hz.a", DocScope::Street, 1);
-        storage.commit("dev", std::slice::from_ref(&write)).unwrap();
+        store(&storage, std::slice::from_ref(&write));
         let after_first = (storage.log_len().unwrap(), storage.max_seq().unwrap());
-        let snapshot = storage.load_doc("hz.a").unwrap().unwrap().bytes;
+        let snapshot = storage.documents().unwrap();
         // Again alone, then twice within one commit (a retry racing the original).
-        storage.commit("dev", std::slice::from_ref(&write)).unwrap();
-        storage.commit("dev", &[write.clone(), write]).unwrap();
+        store(&storage, std::slice::from_ref(&write));
+        store(&storage, &[write.clone(), write]);
         assert_eq!(after_first, (1, 1));
         assert_eq!(storage.log_len().unwrap(), 1);
         assert_eq!(storage.max_seq().unwrap(), 1);
         let stored = storage.load_doc("hz.a").unwrap().unwrap();
         assert_eq!(stored.kind, RecordKind::Hazard);
-        assert_eq!(stored.bytes, snapshot, "the snapshot is unchanged");
-        let mut loaded = AutoCommit::load(&stored.bytes).unwrap();
+        assert_eq!(stored.version, 1);
+        assert_eq!(
+            storage.documents().unwrap(),
+            snapshot,
+            "the document is unchanged"
+        );
+        let mut loaded = stored.to_automerge("hz.a").unwrap();
         assert_eq!(loaded.get_heads(), doc.get_heads());
     }
 
@@ -628,8 +666,12 @@ mod tests {
                     writes.push(w);
                 }
             }
-            sqlite.commit("dev", &writes).unwrap();
-            memory.commit("dev", &writes).unwrap();
+            store(&sqlite, &writes);
+            store(&memory, &writes);
+            if round % 5 == 4 {
+                // Compaction at different moments on each side changes nothing visible.
+                crate::sync::compact::compact_all(&sqlite).unwrap();
+            }
         }
         assert_eq!(sqlite.max_seq().unwrap(), memory.max_seq().unwrap());
         type Filter = Box<dyn Fn(&DocScope) -> bool>;
@@ -675,8 +717,8 @@ mod tests {
                 edit(&mut a, "hz.a", DocScope::Street, n),
                 edit(&mut b, "hz.b", DocScope::Street, n),
             ];
-            storage.commit("dev", &writes).unwrap();
-            memory.commit("dev", &writes).unwrap();
+            store(&storage, &writes);
+            store(&memory, &writes);
         }
         let epoch = storage.epoch().unwrap();
         storage.restore_to(3).unwrap();
@@ -720,7 +762,10 @@ mod tests {
                         let mut doc = AutoCommit::new();
                         for n in 0..each {
                             let w = edit(&mut doc, "hz.shared", DocScope::Street, n);
-                            storage.commit("dev", &[w]).unwrap();
+                            store(&storage, &[w]);
+                            if n % 4 == 0 {
+                                crate::sync::compact::compact(&storage, 8).unwrap();
+                            }
                         }
                     })
                 })
@@ -738,8 +783,61 @@ mod tests {
         );
         assert_eq!(storage.max_seq().unwrap(), total as u64);
         let stored = storage.load_doc("hz.shared").unwrap().unwrap();
-        let mut doc = AutoCommit::load(&stored.bytes).unwrap();
+        let mut doc = stored.to_automerge("hz.shared").unwrap();
         assert_eq!(doc.get_changes(&[]).len(), total, "no update lost");
         assert_eq!(doc.get_heads().len(), writers as usize);
+    }
+
+    #[test]
+    fn a_stale_commit_writes_nothing() {
+        let (_dir, storage) = open();
+        let mut doc = AutoCommit::new();
+        store(&storage, &[edit(&mut doc, "hz.a", DocScope::Street, 1)]);
+        let before = (storage.max_seq().unwrap(), storage.documents().unwrap());
+        // Checked against version 0, but the document is at 1 now.
+        let stale = edit(&mut doc, "hz.a", DocScope::Street, 2);
+        let mut other = AutoCommit::new();
+        let fresh = edit(&mut other, "hz.b", DocScope::Street, 1);
+        let outcome = storage.commit("dev", &[fresh, stale]).unwrap();
+        assert_eq!(outcome, CommitOutcome::Stale("hz.a".into()));
+        assert_eq!(
+            (storage.max_seq().unwrap(), storage.documents().unwrap()),
+            before,
+            "all or nothing: hz.b was not stored either"
+        );
+    }
+
+    #[test]
+    fn compaction_folds_the_tail_and_never_replaces_a_newer_snapshot() {
+        let (_dir, storage) = open();
+        let mut doc = AutoCommit::new();
+        for n in 0..5 {
+            store(&storage, &[edit(&mut doc, "hz.a", DocScope::Street, n)]);
+        }
+        let whole = storage.documents().unwrap();
+        let stored = storage.load_doc("hz.a").unwrap().unwrap();
+        assert_eq!((stored.snapshot_seq, stored.tail.len()), (0, 5));
+        assert_eq!(storage.dirty_docs(10).unwrap(), vec!["hz.a".to_string()]);
+        // A snapshot built from an older state than the stored one is ignored.
+        let old = Snapshot {
+            doc: "hz.a".into(),
+            bytes: AutoCommit::new().save(),
+            upto: 1,
+            base: 3,
+        };
+        assert_eq!(storage.save_snapshots(&[old]).unwrap(), 0);
+        assert_eq!(crate::sync::compact::compact_all(&storage).unwrap(), 1);
+        let stored = storage.load_doc("hz.a").unwrap().unwrap();
+        assert_eq!((stored.snapshot_seq, stored.tail.len()), (5, 0));
+        assert!(storage.dirty_docs(10).unwrap().is_empty());
+        assert_eq!(storage.documents().unwrap(), whole);
+        store(&storage, &[edit(&mut doc, "hz.a", DocScope::Street, 9)]);
+        let stored = storage.load_doc("hz.a").unwrap().unwrap();
+        assert_eq!(
+            (stored.snapshot_seq, stored.tail.len(), stored.version),
+            (5, 1, 6)
+        );
+        let mut loaded = stored.to_automerge("hz.a").unwrap();
+        assert_eq!(loaded.get_heads(), doc.get_heads());
     }
 }

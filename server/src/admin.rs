@@ -148,6 +148,7 @@ fn seed_batch(
             doc: id.clone(),
             kind: *kind,
             scope,
+            parent: crate::sync::parent_of(*kind, &doc),
             base: 0,
             changes,
         });
@@ -224,6 +225,7 @@ pub fn add_user(
             doc: id.to_string(),
             kind: RecordKind::User,
             scope: DocScope::Street,
+            parent: None,
             base,
             changes,
         };

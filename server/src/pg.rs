@@ -20,9 +20,19 @@ pub const TEST_URL_VAR: &str = "FIREGRID_TEST_POSTGRES_URL";
 /// Connections kept per pool: enough for the blocking request threads of one instance.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
+/// What went wrong, in words: for an error reported by the server, postgres' `Display` says
+/// only "db error"; its SQLSTATE and message say what happened (row values go to the detail,
+/// left out here so no data reaches a log or a response).
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL {}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
 /// An error of the PostgreSQL layer, as the server's storage error.
 pub fn backend(e: postgres::Error) -> firegrid_core::Error {
-    firegrid_core::Error::Backend(e.to_string())
+    firegrid_core::Error::Backend(describe(&e))
 }
 
 /// A fixed-size pool of connections to one database. A connection found closed (PostgreSQL

@@ -47,6 +47,7 @@ fn edit(storage: &dyn SyncStorage, doc: &mut AutoCommit, id: &str, n: i64) -> Do
         doc: id.to_string(),
         kind: RecordKind::Hazard,
         scope: DocScope::Street,
+        parent: None,
         base: storage.load_doc(id).unwrap().map_or(0, |d| d.version),
         changes: doc
             .get_changes(&before)

@@ -31,7 +31,9 @@ use firegrid_server::pg::{PgPool, TestSchema};
 use firegrid_server::sync::memory::MemoryStorage;
 use firegrid_server::sync::postgres::PgStorage;
 use firegrid_server::sync::sqlite::SqliteStorage;
-use firegrid_server::sync::{CommitOutcome, DocWrite, Principal, SyncStorage, handle, scope_of};
+use firegrid_server::sync::{
+    CommitOutcome, DocWrite, Principal, SyncStorage, handle, parent_of, scope_of,
+};
 use proptest::prelude::*;
 
 fn fixtures() -> PathBuf {
@@ -245,6 +247,7 @@ fn pg_server(test: &str) -> Option<PgServer> {
                 doc: id.clone(),
                 kind: *kind,
                 scope,
+                parent: parent_of(*kind, &doc),
                 base: 0,
                 changes: doc
                     .get_changes(&[])
@@ -324,6 +327,7 @@ macro_rules! on_every_store {
 }
 
 on_every_store!(
+    a_premises_moved_to_another_grid_takes_its_records_to_that_grid_s_devices,
     a_patrollers_inspection_reaches_the_office_and_not_another_grid,
     writes_outside_scope_and_changes_of_another_device_are_refused,
     lost_responses_are_retried_without_duplicates,
@@ -464,6 +468,111 @@ fn inspect(store: &Store, premises: &str, fail_first: bool) -> String {
     }
     store.finish_inspection(&insp.id, None).unwrap();
     insp.id
+}
+
+fn patroller_of(grid: &str) -> &'static User {
+    template()
+        .district
+        .users
+        .iter()
+        .find(|u| u.role == Role::GridPatroller && u.scope.id == grid)
+        .unwrap()
+}
+
+/// The office moves a premises to another grid after its inspection and hazard were synced:
+/// the new grid's patroller, whose cursor passed those changes long ago, gets the premises and
+/// its records whole at the next incremental sync; the old grid's patroller gets nothing new.
+fn a_premises_moved_to_another_grid_takes_its_records_to_that_grid_s_devices(server: &dyn Server) {
+    let (from, to) = ("grid.01.1", "grid.04.1");
+    let shop = shop_in(from);
+    let office = device(user(Role::StreetOffice));
+    let old_grid = device(patroller_of(from));
+    let new_grid = device(patroller_of(to));
+    let insp = inspect(&office.store, &shop.id, true);
+    sync_ok(&office, server);
+    sync_ok(&old_grid, server);
+    sync_ok(&new_grid, server);
+    assert!(old_grid.store.inspection(&insp).is_ok());
+    assert!(
+        new_grid.store.inspection(&insp).is_err(),
+        "not in its grid yet"
+    );
+    let hazards = office.store.list_hazards(&shop.id).unwrap();
+    assert_eq!(hazards.len(), 1);
+
+    // The office moves the premises (an edit of its record, pushed like any other).
+    let grid = template()
+        .district
+        .grids
+        .iter()
+        .find(|g| g.id == to)
+        .unwrap();
+    let stored = server.storage().load_doc(&shop.id).unwrap().unwrap();
+    let mut doc = stored.to_automerge(&shop.id).unwrap();
+    let mut actor = uuid::Uuid::parse_str(&office.who.device_id)
+        .unwrap()
+        .as_bytes()[..8]
+        .to_vec();
+    actor.extend_from_slice(&[9; 8]);
+    doc.set_actor(automerge::ActorId::from(actor));
+    let before = doc.get_heads();
+    let mut moved: Premises = autosurgeon::hydrate(&doc).unwrap();
+    moved.grid = grid.id.clone();
+    moved.community = grid.community.clone();
+    autosurgeon::reconcile(&mut doc, &moved).unwrap();
+    doc.commit();
+    let push = firegrid_core::sync::protocol::DocChanges {
+        doc: shop.id.clone(),
+        kind: RecordKind::Premises.as_str().to_string(),
+        changes: doc
+            .get_changes(&before)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect(),
+    };
+    let req = SyncRequest {
+        epoch: Some(server.storage().epoch().unwrap()),
+        cursor: server.storage().max_seq().unwrap(),
+        pushes: vec![push],
+        max_pull_bytes: 1 << 20,
+    };
+    let resp = handle(server.storage(), &office.who, &req).unwrap();
+    assert_eq!(
+        resp.acks[0].outcome,
+        firegrid_core::sync::protocol::PushOutcome::Stored {
+            missing_deps: false
+        }
+    );
+
+    // The new grid's patroller: everything, whole, at an incremental sync.
+    let r = sync_ok(&new_grid, server);
+    assert!(r.touched >= 3, "premises, inspection and hazard: {r:?}");
+    assert_eq!(new_grid.store.premises(&shop.id).unwrap().grid, to);
+    let got = new_grid.store.inspection(&insp).unwrap();
+    assert_eq!(got, office.store.inspection(&insp).unwrap());
+    assert_eq!(new_grid.store.list_hazards(&shop.id).unwrap().len(), 1);
+    new_grid.store.verify().unwrap();
+    // Later edits of the records reach the new grid, not the old one.
+    office
+        .store
+        .report_hazard(NewHazard {
+            premises: shop.id.clone(),
+            severity: Severity::General,
+            description: "疏散通道堆放杂物".into(),
+            location: None,
+            photos: vec![],
+        })
+        .unwrap();
+    sync_ok(&office, server);
+    sync_ok(&new_grid, server);
+    let before_old = field_records(&old_grid.store);
+    sync_ok(&old_grid, server);
+    assert_eq!(
+        field_records(&old_grid.store),
+        before_old,
+        "the old grid gets nothing new"
+    );
+    assert_eq!(new_grid.store.list_hazards(&shop.id).unwrap().len(), 2);
 }
 
 fn a_patrollers_inspection_reaches_the_office_and_not_another_grid(server: &dyn Server) {

@@ -27,11 +27,13 @@ CREATE TABLE doc (
     is_street    BOOLEAN NOT NULL,
     version      BIGINT NOT NULL,          -- log position of the latest change
     snapshot_seq BIGINT NOT NULL DEFAULT 0,
+    parent       TEXT,                     -- the document whose scope this one follows
     CHECK ((is_street AND community IS NULL AND grid IS NULL)
         OR (NOT is_street AND community IS NOT NULL))
 );
 CREATE INDEX doc_scope ON doc(is_street, community, grid);
 CREATE INDEX doc_behind ON doc(id) WHERE snapshot_seq < version;
+CREATE INDEX doc_parent ON doc(parent) WHERE parent IS NOT NULL;
 
 CREATE TABLE change_log (
     seq         BIGINT PRIMARY KEY,
@@ -39,6 +41,6 @@ CREATE TABLE change_log (
     hash        BYTEA NOT NULL UNIQUE CHECK (length(hash) = 32),
     device_id   TEXT NOT NULL,
     received_ms BIGINT NOT NULL,           -- the server's clock: the trusted time
-    bytes       BYTEA NOT NULL
+    bytes       BYTEA NOT NULL            -- empty: a scope-move marker (random hash)
 );
 CREATE INDEX change_log_doc ON change_log(doc_id, seq);

@@ -83,14 +83,7 @@ impl From<rusqlite::Error> for AuthError {
 
 impl From<postgres::Error> for AuthError {
     fn from(e: postgres::Error) -> Self {
-        // For an error reported by the server, postgres' `Display` says only "db error"; its
-        // SQLSTATE and message say what happened (row values go to the detail, left out here).
-        match e.as_db_error() {
-            Some(db) => {
-                AuthError::Storage(format!("PostgreSQL {}: {}", db.code().code(), db.message()))
-            }
-            None => AuthError::Storage(e.to_string()),
-        }
+        AuthError::Storage(crate::pg::describe(&e))
     }
 }
 

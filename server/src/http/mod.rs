@@ -84,6 +84,8 @@ pub enum AppError {
     TooManyRequests(u64),
     /// 500: logged, never detailed to the client.
     Internal(String),
+    /// 503 with Retry-After: the database is unreachable or busy (nothing was committed).
+    Unavailable(String),
 }
 
 #[derive(Serialize)]
@@ -122,6 +124,20 @@ impl IntoResponse for AppError {
                 }
                 return r;
             }
+            AppError::Unavailable(m) => {
+                tracing::warn!(error = %m, "database unavailable");
+                let mut r = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(ErrorBody {
+                        error: "unavailable",
+                        message: "the database is unavailable; retry later".to_string(),
+                    }),
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return r;
+            }
             AppError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 (
@@ -146,6 +162,7 @@ impl From<firegrid_core::Error> for AppError {
     fn from(e: firegrid_core::Error) -> Self {
         match e {
             firegrid_core::Error::Invalid { .. } => AppError::BadRequest(e.to_string()),
+            firegrid_core::Error::Backend(m) => AppError::Unavailable(m),
             other => AppError::Internal(other.to_string()),
         }
     }

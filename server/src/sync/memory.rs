@@ -14,11 +14,12 @@ use super::{
     CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
 };
 
+/// One log entry: a change, or a scope-move marker (no hash, empty bytes).
 #[derive(Debug, Clone)]
 struct LogRow {
     seq: u64,
     doc: String,
-    hash: ChangeHash,
+    hash: Option<ChangeHash>,
     bytes: Vec<u8>,
 }
 
@@ -26,6 +27,7 @@ struct LogRow {
 struct MemDoc {
     kind: RecordKind,
     scope: DocScope,
+    parent: Option<String>,
     snapshot: Vec<u8>,
     snapshot_seq: u64,
     version: u64,
@@ -83,7 +85,7 @@ impl MemoryStorage {
         let mut inner = self.lock();
         inner.log.truncate(keep);
         inner.epoch = uuid::Uuid::new_v4().simple().to_string();
-        let hashes = inner.log.iter().map(|r| r.hash).collect();
+        let hashes = inner.log.iter().filter_map(|r| r.hash).collect();
         inner.hashes = hashes;
         let len = inner.log.len();
         let log = std::mem::take(&mut inner.log);
@@ -121,6 +123,20 @@ impl MemoryStorage {
     }
 }
 
+impl Inner {
+    /// Appends a log row at the next position; returns its index.
+    fn append(&mut self, doc: &str, hash: Option<ChangeHash>, bytes: Vec<u8>) -> usize {
+        let seq = self.log.last().map_or(0, |r| r.seq) + 1;
+        self.log.push(LogRow {
+            seq,
+            doc: doc.to_string(),
+            hash,
+            bytes,
+        });
+        self.log.len() - 1
+    }
+}
+
 impl SyncStorage for MemoryStorage {
     fn epoch(&self) -> Result<String> {
         Ok(self.lock().epoch.clone())
@@ -140,7 +156,7 @@ impl SyncStorage for MemoryStorage {
                 .rows
                 .iter()
                 .map(|&i| &inner.log[i])
-                .filter(|r| r.seq > d.snapshot_seq)
+                .filter(|r| r.seq > d.snapshot_seq && r.hash.is_some())
                 .map(|r| r.bytes.clone())
                 .collect(),
             version: d.version,
@@ -180,36 +196,53 @@ impl SyncStorage for MemoryStorage {
             let mut rows = Vec::new();
             for (hash, bytes) in &w.changes {
                 if inner.hashes.insert(*hash) {
-                    let seq = inner.log.last().map_or(0, |r| r.seq) + 1;
-                    rows.push(inner.log.len());
-                    inner.log.push(LogRow {
-                        seq,
-                        doc: w.doc.clone(),
-                        hash: *hash,
-                        bytes: bytes.clone(),
-                    });
+                    rows.push(inner.append(&w.doc, Some(*hash), bytes.clone()));
                 }
             }
             let version = rows.last().map(|&i| inner.log[i].seq);
-            match inner.docs.get_mut(&w.doc) {
+            let moved = match inner.docs.get_mut(&w.doc) {
                 Some(d) => {
+                    let moved = d.scope != w.scope;
                     d.scope = w.scope.clone();
+                    d.parent = w.parent.clone();
                     d.version = version.unwrap_or(d.version);
                     d.rows.extend(rows);
+                    moved
                 }
-                None if rows.is_empty() => {}
+                None if rows.is_empty() => false,
                 None => {
                     inner.docs.insert(
                         w.doc.clone(),
                         MemDoc {
                             kind: w.kind,
                             scope: w.scope.clone(),
+                            parent: w.parent.clone(),
                             snapshot: Vec::new(),
                             snapshot_seq: 0,
                             version: version.unwrap_or(0),
                             rows,
                         },
                     );
+                    false
+                }
+            };
+            if moved {
+                let mut ids: Vec<String> = inner
+                    .docs
+                    .iter()
+                    .filter(|(_, d)| d.parent.as_deref() == Some(w.doc.as_str()))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                ids.sort();
+                ids.insert(0, w.doc.clone());
+                for id in ids {
+                    let i = inner.append(&id, None, Vec::new());
+                    let seq = inner.log[i].seq;
+                    if let Some(d) = inner.docs.get_mut(&id) {
+                        d.scope = w.scope.clone();
+                        d.version = seq;
+                        d.rows.push(i);
+                    }
                 }
             }
         }
@@ -259,21 +292,36 @@ impl SyncStorage for MemoryStorage {
             ..Default::default()
         };
         let mut index: HashMap<&str, usize> = HashMap::new();
+        // Documents whose whole history is in this page already (a move marker was met).
+        let mut whole: HashSet<&str> = HashSet::new();
         let mut size = 0usize;
         for row in &inner.log[start..] {
             let Some(doc) = inner.docs.get(&row.doc) else {
                 page.cursor = row.seq;
                 continue;
             };
-            if !visible(&doc.scope) || exclude.contains(&row.hash) {
+            let excluded = row.hash.is_some_and(|h| exclude.contains(&h));
+            if !visible(&doc.scope) || excluded || whole.contains(row.doc.as_str()) {
                 page.cursor = row.seq;
                 continue;
             }
-            if size > 0 && size + row.bytes.len() > max_bytes {
+            let changes: Vec<Vec<u8>> = match row.hash {
+                Some(_) => vec![row.bytes.clone()],
+                // A move marker: everything the document has, for devices that just gained it.
+                None => doc
+                    .rows
+                    .iter()
+                    .map(|&i| &inner.log[i])
+                    .filter(|r| r.hash.is_some())
+                    .map(|r| r.bytes.clone())
+                    .collect(),
+            };
+            let bytes: usize = changes.iter().map(Vec::len).sum();
+            if size > 0 && size + bytes > max_bytes {
                 page.more = true;
                 break;
             }
-            size += row.bytes.len() + 8;
+            size += bytes + 8 * changes.len();
             let i = *index.entry(row.doc.as_str()).or_insert_with(|| {
                 page.docs.push(DocChanges {
                     doc: row.doc.clone(),
@@ -282,7 +330,12 @@ impl SyncStorage for MemoryStorage {
                 });
                 page.docs.len() - 1
             });
-            page.docs[i].changes.push(row.bytes.clone());
+            if row.hash.is_none() {
+                whole.insert(row.doc.as_str());
+                page.docs[i].changes = changes;
+            } else {
+                page.docs[i].changes.extend(changes);
+            }
             page.cursor = row.seq;
         }
         Ok(page)

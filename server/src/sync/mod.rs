@@ -96,6 +96,9 @@ pub struct DocWrite {
     pub kind: RecordKind,
     /// Where it belongs after these changes.
     pub scope: DocScope,
+    /// The document it takes its scope from (an inspection's or hazard's premises): when
+    /// that one moves, this one moves with it.
+    pub parent: Option<String>,
     /// The document's version these changes were checked against (0: it did not exist). If
     /// the stored version differs at commit time, the commit is refused as stale.
     pub base: u64,
@@ -141,6 +144,13 @@ pub struct PullPage {
 /// not the document's stored version (no lost update), and give every stored change a log
 /// position such that a reader never sees position N+1 before N is committed. The log is
 /// append-only: snapshots are a cache of it that compaction rebuilds, never the truth.
+///
+/// Scope moves: when a write gives a stored document another scope, `commit` moves the
+/// documents whose `parent` it is to the same scope, and logs a *move marker* (a log row with
+/// no change bytes) for each moved document, which moves its version too. A pull that meets a
+/// marker of a visible document sends that document's whole history: devices that just
+/// gained it have none of its earlier changes (their cursors passed them while it was out of
+/// their scope). Loads and compaction skip markers.
 pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     /// The epoch of this server's history (new when the history is replaced, e.g. restored).
     fn epoch(&self) -> Result<String>;
@@ -189,6 +199,16 @@ pub fn role_may_write(role: Role, kind: RecordKind) -> bool {
     }
 }
 
+/// The document whose scope this one follows: the premises of an inspection or a hazard.
+pub fn parent_of(kind: RecordKind, doc: &AutoCommit) -> Option<String> {
+    match kind {
+        RecordKind::Inspection | RecordKind::Hazard => {
+            autosurgeon::hydrate_prop::<_, String, _, _>(doc, automerge::ROOT, "premises").ok()
+        }
+        _ => None,
+    }
+}
+
 /// The scope of a document from its content.
 pub fn scope_of(
     storage: &dyn SyncStorage,
@@ -230,6 +250,7 @@ pub fn seed_document(
 ) -> Result<()> {
     let mut incoming = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
     let scope = scope_of(storage, kind, &incoming)?.unwrap_or(DocScope::Street);
+    let parent = parent_of(kind, &incoming);
     let changes: Vec<(ChangeHash, Vec<u8>)> = incoming
         .get_changes(&[])
         .into_iter()
@@ -241,6 +262,7 @@ pub fn seed_document(
             doc: id.to_string(),
             kind,
             scope: scope.clone(),
+            parent: parent.clone(),
             base,
             changes: changes.clone(),
         };
@@ -307,20 +329,46 @@ fn check_push(
             Err(_) => return refuse(RefusalReason::Invalid),
         }
     }
-    let (mut doc, old_scope, base) = match storage.load_doc(&push.doc)? {
-        Some(stored) if stored.kind != kind => return refuse(RefusalReason::Forbidden),
+    // A document the user may not see is judged exactly as if its id were free, so the
+    // answer never tells whether it exists; only where a free id would be accepted is it
+    // refused as forbidden (unavoidable while devices choose ids, and ids are 128-bit random).
+    let (mut doc, base, hidden) = match storage.load_doc(&push.doc)? {
         Some(stored) => {
-            let doc = stored.to_automerge(&push.doc)?;
-            let scope = scope_of(storage, kind, &doc)?;
-            (doc, scope, stored.version)
+            let visible = if stored.kind == kind {
+                let doc = stored.to_automerge(&push.doc)?;
+                match scope_of(storage, kind, &doc)? {
+                    Some(scope) if may_read(storage, &who.user, &scope)? => Some(doc),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            match visible {
+                Some(doc) => (doc, stored.version, false),
+                None => (AutoCommit::new(), stored.version, true),
+            }
         }
-        None => (AutoCommit::new(), None, 0),
+        None => (AutoCommit::new(), 0, false),
     };
-    if let Some(scope) = &old_scope
-        && !may_read(storage, &who.user, scope)?
-    {
+    let outcome = judge(storage, who, push, kind, changes, &mut doc, base)?;
+    if hidden && outcome.is_ok() {
         return refuse(RefusalReason::Forbidden);
     }
+    Ok(outcome)
+}
+
+/// The rest of [`check_push`]: the pushed changes against the document as stored (or an
+/// empty one): actors, merge, validity, scope.
+fn judge(
+    storage: &dyn SyncStorage,
+    who: &Principal,
+    push: &DocChanges,
+    kind: RecordKind,
+    changes: Vec<Change>,
+    doc: &mut AutoCommit,
+    base: u64,
+) -> Result<std::result::Result<Option<DocWrite>, PushOutcome>> {
+    let refuse = |reason| Ok(Err(PushOutcome::Refused { reason }));
     let prefix = device_prefix(&who.device_id);
     let mut new = Vec::new();
     for c in changes {
@@ -345,10 +393,10 @@ fn check_push(
     if !doc.get_missing_deps(&[]).is_empty() {
         return Ok(Err(PushOutcome::Stored { missing_deps: true }));
     }
-    if !valid_record(kind, &doc) {
+    if !valid_record(kind, doc) {
         return refuse(RefusalReason::Invalid);
     }
-    let Some(scope) = scope_of(storage, kind, &doc)? else {
+    let Some(scope) = scope_of(storage, kind, doc)? else {
         return refuse(RefusalReason::Forbidden);
     };
     if !may_read(storage, &who.user, &scope)? {
@@ -358,6 +406,7 @@ fn check_push(
         doc: push.doc.clone(),
         kind,
         scope,
+        parent: parent_of(kind, doc),
         base,
         changes: writes,
     })))

@@ -19,7 +19,6 @@ use automerge::ChangeHash;
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::DocChanges;
 use firegrid_core::{Error, Result};
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::{IsolationLevel, Transaction};
 
 use super::{
@@ -88,6 +87,48 @@ fn scope_from_columns(
             "a document's scope columns are inconsistent".into(),
         )),
     }
+}
+
+/// Gives `w.doc` and the documents whose parent it is the scope `w.scope`, each with a move
+/// marker at the next log position (see [`SyncStorage`]); returns the last position used.
+fn move_scope(
+    tx: &mut Transaction<'_>,
+    w: &DocWrite,
+    mut next: i64,
+    device_id: &str,
+    received_ms: i64,
+) -> Result<i64> {
+    let mut ids = vec![w.doc.clone()];
+    for r in tx
+        .query(
+            "SELECT id FROM doc WHERE parent = $1 ORDER BY id",
+            &[&w.doc],
+        )
+        .map_err(backend)?
+    {
+        ids.push(r.get(0));
+    }
+    let (community, grid, is_street) = match &w.scope {
+        DocScope::Street => (None, None, true),
+        DocScope::Area { community, grid } => (Some(community.as_str()), grid.as_deref(), false),
+    };
+    for id in ids {
+        next += 1;
+        let mut hash = [0u8; 32];
+        getrandom::fill(&mut hash).map_err(|e| Error::Integrity(format!("no randomness: {e}")))?;
+        tx.execute(
+            "INSERT INTO change_log(seq, doc_id, hash, device_id, received_ms, bytes)
+             VALUES ($1, $2, $3, $4, $5, ''::bytea)",
+            &[&next, &id, &hash.as_slice(), &device_id, &received_ms],
+        )
+        .map_err(backend)?;
+        tx.execute(
+            "UPDATE doc SET community = $2, grid = $3, is_street = $4, version = $5 WHERE id = $1",
+            &[&id, &community, &grid, &is_street, &next],
+        )
+        .map_err(backend)?;
+    }
+    Ok(next)
 }
 
 impl PgStorage {
@@ -224,7 +265,8 @@ impl SyncStorage for PgStorage {
             .query_opt(
                 "SELECT d.kind, d.bytes, d.snapshot_seq, d.version,
                         coalesce((SELECT array_agg(l.bytes ORDER BY l.seq) FROM change_log AS l
-                                  WHERE l.doc_id = d.id AND l.seq > d.snapshot_seq),
+                                  WHERE l.doc_id = d.id AND l.seq > d.snapshot_seq
+                                    AND length(l.bytes) > 0),
                                  '{}'::bytea[])
                  FROM doc AS d WHERE d.id = $1",
                 &[&id],
@@ -288,14 +330,19 @@ impl SyncStorage for PgStorage {
             .map_err(backend)?
             .get(0);
         let ids: Vec<&str> = writes.iter().map(|w| w.doc.as_str()).collect();
-        let versions: HashMap<String, i64> = tx
-            .query("SELECT id, version FROM doc WHERE id = ANY($1)", &[&ids])
+        let mut current: HashMap<String, (i64, DocScope)> = HashMap::new();
+        for r in tx
+            .query(
+                "SELECT id, version, community, grid, is_street FROM doc WHERE id = ANY($1)",
+                &[&ids],
+            )
             .map_err(backend)?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        {
+            let scope = scope_from_columns(r.get(2), r.get(3), r.get(4))?;
+            current.insert(r.get(0), (r.get(1), scope));
+        }
         for w in writes {
-            if to_u64(versions.get(&w.doc).copied().unwrap_or(0)) != w.base {
+            if to_u64(current.get(&w.doc).map_or(0, |c| c.0)) != w.base {
                 return Ok(CommitOutcome::Stale(w.doc.clone()));
             }
         }
@@ -315,6 +362,8 @@ impl SyncStorage for PgStorage {
         let (mut seqs, mut docs, mut hs, mut bytes) = (vec![], vec![], vec![], vec![]);
         let (mut d_id, mut d_kind, mut d_comm, mut d_grid, mut d_street, mut d_ver) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut d_parent: Vec<Option<&str>> = vec![];
+        let mut moved: Vec<&DocWrite> = vec![];
         for w in writes {
             let mut last = None;
             for (hash, raw) in &w.changes {
@@ -343,6 +392,10 @@ impl SyncStorage for PgStorage {
             d_grid.push(grid);
             d_street.push(is_street);
             d_ver.push(last.unwrap_or(0));
+            d_parent.push(w.parent.as_deref());
+            if current.get(&w.doc).is_some_and(|(_, old)| *old != w.scope) {
+                moved.push(w);
+            }
         }
         if !seqs.is_empty() {
             tx.execute(
@@ -355,16 +408,22 @@ impl SyncStorage for PgStorage {
         }
         if !d_id.is_empty() {
             tx.execute(
-                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version)
-                 SELECT i, k, ''::bytea, c, g, s, v
+                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, parent)
+                 SELECT i, k, ''::bytea, c, g, s, v, p
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                             $6::bigint[]) AS t(i, k, c, g, s, v)
+                             $6::bigint[], $7::text[]) AS t(i, k, c, g, s, v, p)
                  ON CONFLICT (id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
-                     version = greatest(doc.version, excluded.version)",
-                &[&d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver],
+                     version = greatest(doc.version, excluded.version),
+                     parent = excluded.parent",
+                &[
+                    &d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver, &d_parent,
+                ],
             )
             .map_err(backend)?;
+        }
+        for w in moved {
+            next = move_scope(&mut tx, w, next, device_id, received_ms)?;
         }
         tx.execute("UPDATE sync_counter SET seq = $1 WHERE id = 1", &[&next])
             .map_err(backend)?;
@@ -434,31 +493,49 @@ impl SyncStorage for PgStorage {
                 ..Default::default()
             };
             let mut index: HashMap<String, usize> = HashMap::new();
+            // Documents whose whole history is in this page already (a move marker was met).
+            let mut whole: HashSet<String> = HashSet::new();
             let mut size = 0usize;
             let portal = tx
                 .bind(PULL_SQL, &[&after, &street, &communities, &pair_c, &pair_g])
                 .map_err(backend)?;
             loop {
-                let mut rows = tx.query_portal_raw(&portal, FETCH_ROWS).map_err(backend)?;
-                let mut fetched = 0;
-                while let Some(row) = rows.next().map_err(backend)? {
-                    fetched += 1;
+                let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(backend)?;
+                let fetched = rows.len();
+                for row in &rows {
                     let seq = to_u64(row.get::<_, i64>(0));
+                    let doc: &str = row.get(1);
                     let hash: &[u8] = row.get(2);
-                    if !exclude.is_empty()
-                        && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h))
+                    if whole.contains(doc)
+                        || (!exclude.is_empty()
+                            && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h)))
                     {
                         page.cursor = seq;
                         continue;
                     }
                     let bytes: &[u8] = row.get(4);
-                    if size > 0 && size + bytes.len() > max_bytes {
+                    let changes: Vec<Vec<u8>> = if bytes.is_empty() {
+                        // A move marker: everything the document has, for devices that just
+                        // gained it.
+                        tx.query(
+                            "SELECT bytes FROM change_log
+                             WHERE doc_id = $1 AND length(bytes) > 0 ORDER BY seq",
+                            &[&doc],
+                        )
+                        .map_err(backend)?
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect()
+                    } else {
+                        vec![bytes.to_vec()]
+                    };
+                    let len: usize = changes.iter().map(Vec::len).sum();
+                    if size > 0 && size + len > max_bytes {
                         page.more = true;
                         page.cursor = seq - 1;
                         return Ok(page);
                     }
-                    size += bytes.len() + 8;
-                    let doc: &str = row.get(1);
+                    size += len + 8 * changes.len();
                     let i = match index.get(doc) {
                         Some(&i) => i,
                         None => {
@@ -471,10 +548,15 @@ impl SyncStorage for PgStorage {
                             page.docs.len() - 1
                         }
                     };
-                    page.docs[i].changes.push(bytes.to_vec());
+                    if bytes.is_empty() {
+                        whole.insert(doc.to_string());
+                        page.docs[i].changes = changes;
+                    } else {
+                        page.docs[i].changes.extend(changes);
+                    }
                     page.cursor = seq;
                 }
-                if fetched < FETCH_ROWS {
+                if fetched < FETCH_ROWS as usize {
                     break;
                 }
             }

@@ -34,6 +34,7 @@ pub const APPLICATION_ID: i64 = 0x4647_5356;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/001_sync_log.sql"),
     include_str!("../../migrations/002_compaction.sql"),
+    include_str!("../../migrations/003_scope_moves.sql"),
 ];
 
 /// What a server sync database file is.
@@ -55,6 +56,7 @@ const READERS: usize = 4;
 /// cursor; `?2` whether street-wide documents are visible; `?3` the JSON array of communities
 /// whose community-wide documents are visible; `?4` the JSON array of visible
 /// `[community, grid]` pairs. Invisible rows are never returned, so their bytes are never read.
+/// A row with empty `bytes` is a move marker.
 const PULL_SQL: &str = "
     SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes
     FROM change_log AS l JOIN doc AS d ON d.id = l.doc_id
@@ -172,6 +174,41 @@ fn visible_scopes(
     ))
 }
 
+/// Gives `doc` and the documents whose parent it is the scope `scope`, each with a move
+/// marker at the next log position (see [`SyncStorage`]).
+fn move_scope(
+    tx: &Transaction<'_>,
+    doc: &str,
+    scope: &DocScope,
+    device_id: &str,
+    received_ms: i64,
+) -> Result<()> {
+    let mut ids = vec![doc.to_string()];
+    {
+        let mut children = tx.prepare_cached("SELECT id FROM doc WHERE parent = ?1 ORDER BY id")?;
+        let rows = children.query_map([doc], |r| r.get::<_, String>(0))?;
+        for id in rows {
+            ids.push(id?);
+        }
+    }
+    let (community, grid, is_street) = scope_columns(scope);
+    let mut marker = tx.prepare_cached(
+        "INSERT INTO change_log(doc_id, hash, device_id, received_ms, bytes)
+         VALUES (?1, ?2, ?3, ?4, x'')",
+    )?;
+    let mut rescope = tx.prepare_cached(
+        "UPDATE doc SET community = ?2, grid = ?3, is_street = ?4, version = ?5 WHERE id = ?1",
+    )?;
+    for id in ids {
+        let mut hash = [0u8; 32];
+        getrandom::fill(&mut hash).map_err(|e| Error::Integrity(format!("no randomness: {e}")))?;
+        marker.execute(params![id, hash.as_slice(), device_id, received_ms])?;
+        let seq = tx.last_insert_rowid();
+        rescope.execute(params![id, community, grid, is_street, seq])?;
+    }
+    Ok(())
+}
+
 impl SqliteStorage {
     /// Opens the server database at `path`, creating it (with a new epoch) if the file does not
     /// exist, and migrates it to the current schema. Refuses a file that is not a database
@@ -205,12 +242,41 @@ impl SqliteStorage {
             configure(&reader, &path, &FILE, false)?;
             readers.push(Mutex::new(reader));
         }
-        Ok(SqliteStorage {
+        let storage = SqliteStorage {
             path,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
-        })
+        };
+        storage.backfill_parents()?;
+        Ok(storage)
+    }
+
+    /// Fills `doc.parent` of inspections and hazards stored before schema 3 (once: later
+    /// commits always set it).
+    fn backfill_parents(&self) -> Result<()> {
+        let ids: Vec<(String, String)> = self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT id, kind FROM doc WHERE parent IS NULL AND kind IN ('inspection', 'hazard')",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        for (id, kind) in ids {
+            let (Some(stored), Ok(kind)) = (self.load_doc(&id)?, kind.parse::<RecordKind>()) else {
+                continue;
+            };
+            if let Some(parent) = super::parent_of(kind, &stored.to_automerge(&id)?) {
+                self.write(|tx| {
+                    tx.execute(
+                        "UPDATE doc SET parent = ?2 WHERE id = ?1",
+                        params![id, parent],
+                    )?;
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// The file this storage lives in.
@@ -346,7 +412,7 @@ impl SyncStorage for SqliteStorage {
                 return Ok(None);
             };
             let mut stmt = tx.prepare_cached(
-                "SELECT bytes FROM change_log WHERE doc_id = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT bytes FROM change_log WHERE doc_id = ?1 AND seq > ?2 AND length(bytes) > 0 ORDER BY seq",
             )?;
             let tail = stmt
                 .query_map(params![id, snapshot_seq], |r| r.get(0))?
@@ -412,25 +478,37 @@ impl SyncStorage for SqliteStorage {
         }
         let received_ms = now_ms();
         self.write(|tx| {
-            let mut version = tx.prepare_cached("SELECT version FROM doc WHERE id = ?1")?;
+            let mut current = tx.prepare_cached(
+                "SELECT version, community, grid, is_street FROM doc WHERE id = ?1",
+            )?;
+            let mut before = Vec::with_capacity(writes.len());
             for w in writes {
-                let current: Option<i64> = version.query_row([&w.doc], |r| r.get(0)).optional()?;
-                if u64::try_from(current.unwrap_or(0)).unwrap_or(0) != w.base {
+                let row: Option<(i64, Option<String>, Option<String>, bool)> = current
+                    .query_row([&w.doc], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()?;
+                let version = row.as_ref().map_or(0, |r| u64::try_from(r.0).unwrap_or(0));
+                if version != w.base {
                     return Ok(CommitOutcome::Stale(w.doc.clone()));
                 }
+                before.push(
+                    row.map(|(_, community, grid, is_street)| {
+                        scope_from_columns(community, grid, is_street)
+                    })
+                    .transpose()?,
+                );
             }
             let mut append = tx.prepare_cached(
                 "INSERT INTO change_log(doc_id, hash, device_id, received_ms, bytes)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(hash) DO NOTHING",
             )?;
             let mut save = tx.prepare_cached(
-                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, snapshot_seq)
-                 VALUES (?1, ?2, x'', ?3, ?4, ?5, ?6, 0)
+                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, snapshot_seq, parent)
+                 VALUES (?1, ?2, x'', ?3, ?4, ?5, ?6, 0, ?7)
                  ON CONFLICT(id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
-                     version = max(version, excluded.version)",
+                     version = max(version, excluded.version), parent = excluded.parent",
             )?;
-            for w in writes {
+            for (w, before) in writes.iter().zip(before) {
                 let mut last = None;
                 for (hash, bytes) in &w.changes {
                     let appended = append.execute(params![
@@ -454,8 +532,12 @@ impl SyncStorage for SqliteStorage {
                     community,
                     grid,
                     is_street,
-                    last.unwrap_or(0)
+                    last.unwrap_or(0),
+                    w.parent
                 ])?;
+                if before.is_some_and(|old| old != w.scope) {
+                    move_scope(tx, &w.doc, &w.scope, device_id, received_ms)?;
+                }
             }
             Ok(CommitOutcome::Committed)
         })
@@ -513,27 +595,42 @@ impl SyncStorage for SqliteStorage {
                 ..Default::default()
             };
             let mut index: HashMap<String, usize> = HashMap::new();
+            // Documents whose whole history is in this page already (a move marker was met).
+            let mut whole: HashSet<String> = HashSet::new();
             let mut size = 0usize;
+            let mut history = tx.prepare_cached(
+                "SELECT bytes FROM change_log WHERE doc_id = ?1 AND length(bytes) > 0 ORDER BY seq",
+            )?;
             let mut stmt = tx.prepare_cached(PULL_SQL)?;
             let mut rows = stmt.query(params![after, street, communities, grids])?;
             while let Some(row) = rows.next()? {
                 let seq = u64::try_from(row.get::<_, i64>(0)?)
                     .map_err(|_| Error::Integrity("a log position is negative".into()))?;
+                let doc = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
                 let hash = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-                if !exclude.is_empty()
-                    && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h))
+                if whole.contains(doc)
+                    || (!exclude.is_empty()
+                        && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h)))
                 {
                     page.cursor = seq;
                     continue;
                 }
                 let bytes = row.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?;
-                if size > 0 && size + bytes.len() > max_bytes {
+                let changes: Vec<Vec<u8>> = if bytes.is_empty() {
+                    // A move marker: everything the document has, for devices that just gained it.
+                    history
+                        .query_map([doc], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?
+                } else {
+                    vec![bytes.to_vec()]
+                };
+                let len: usize = changes.iter().map(Vec::len).sum();
+                if size > 0 && size + len > max_bytes {
                     page.more = true;
                     page.cursor = seq - 1;
                     return Ok(page);
                 }
-                size += bytes.len() + 8;
-                let doc = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                size += len + 8 * changes.len();
                 let i = match index.get(doc) {
                     Some(&i) => i,
                     None => {
@@ -546,7 +643,12 @@ impl SyncStorage for SqliteStorage {
                         page.docs.len() - 1
                     }
                 };
-                page.docs[i].changes.push(bytes.to_vec());
+                if bytes.is_empty() {
+                    whole.insert(doc.to_string());
+                    page.docs[i].changes = changes;
+                } else {
+                    page.docs[i].changes.extend(changes);
+                }
                 page.cursor = seq;
             }
             // Everything after the cursor was read or filtered out: the page ends with the log.
@@ -581,6 +683,7 @@ mod tests {
             doc: id.to_string(),
             kind: RecordKind::Hazard,
             scope,
+            parent: None,
             base: 0,
             changes,
         }

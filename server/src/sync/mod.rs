@@ -179,6 +179,32 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     ) -> Result<PullPage>;
 }
 
+/// What one request's user may see, worked out once per request (a station's communities
+/// are read from its record).
+#[derive(Debug, Clone)]
+struct Viewer<'a> {
+    scope: &'a Scope,
+    stations: Vec<String>,
+}
+
+impl<'a> Viewer<'a> {
+    fn of(storage: &dyn SyncStorage, user: &'a User) -> Result<Viewer<'a>> {
+        let stations = if user.scope.kind == ScopeKind::Station {
+            storage.station_communities(&user.scope.id)?
+        } else {
+            Vec::new()
+        };
+        Ok(Viewer {
+            scope: &user.scope,
+            stations,
+        })
+    }
+
+    fn sees(&self, scope: &DocScope) -> bool {
+        visible_to(self.scope, &self.stations, scope)
+    }
+}
+
 /// Whether `user` may see a document of this scope.
 pub fn may_read(storage: &dyn SyncStorage, user: &User, scope: &DocScope) -> Result<bool> {
     let stations = if user.scope.kind == ScopeKind::Station {
@@ -307,6 +333,7 @@ fn device_prefix(device_id: &str) -> Option<[u8; 8]> {
 fn check_push(
     storage: &dyn SyncStorage,
     who: &Principal,
+    viewer: &Viewer<'_>,
     push: &DocChanges,
 ) -> Result<std::result::Result<Option<DocWrite>, PushOutcome>> {
     let refuse = |reason| Ok(Err(PushOutcome::Refused { reason }));
@@ -337,7 +364,7 @@ fn check_push(
             let visible = if stored.kind == kind {
                 let doc = stored.to_automerge(&push.doc)?;
                 match scope_of(storage, kind, &doc)? {
-                    Some(scope) if may_read(storage, &who.user, &scope)? => Some(doc),
+                    Some(scope) if viewer.sees(&scope) => Some(doc),
                     _ => None,
                 }
             } else {
@@ -350,7 +377,7 @@ fn check_push(
         }
         None => (AutoCommit::new(), 0, false),
     };
-    let outcome = judge(storage, who, push, kind, changes, &mut doc, base)?;
+    let outcome = judge(storage, who, viewer, push, kind, changes, &mut doc, base)?;
     if hidden && outcome.is_ok() {
         return refuse(RefusalReason::Forbidden);
     }
@@ -359,9 +386,14 @@ fn check_push(
 
 /// The rest of [`check_push`]: the pushed changes against the document as stored (or an
 /// empty one): actors, merge, validity, scope.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the parts of check_push, passed on"
+)]
 fn judge(
     storage: &dyn SyncStorage,
     who: &Principal,
+    viewer: &Viewer<'_>,
     push: &DocChanges,
     kind: RecordKind,
     changes: Vec<Change>,
@@ -399,7 +431,7 @@ fn judge(
     let Some(scope) = scope_of(storage, kind, doc)? else {
         return refuse(RefusalReason::Forbidden);
     };
-    if !may_read(storage, &who.user, &scope)? {
+    if !viewer.sees(&scope) {
         return refuse(RefusalReason::Forbidden);
     }
     Ok(Ok(Some(DocWrite {
@@ -437,16 +469,11 @@ pub fn handle(
             format!("at most {MAX_DOCS_PER_REQUEST} documents per request"),
         ));
     }
-    let (acks, pushed_hashes) = check_and_commit(storage, who, &req.pushes)?;
+    let viewer = Viewer::of(storage, &who.user)?;
+    let (acks, pushed_hashes) = check_and_commit(storage, who, &viewer, &req.pushes)?;
 
     let max_bytes = (req.max_pull_bytes as usize).min(MAX_MESSAGE_BYTES - 256 * 1024);
-    let user = &who.user;
-    let station_communities = if user.scope.kind == ScopeKind::Station {
-        storage.station_communities(&user.scope.id)?
-    } else {
-        Vec::new()
-    };
-    let visible = |scope: &DocScope| visible_to(&user.scope, &station_communities, scope);
+    let visible = |scope: &DocScope| viewer.sees(scope);
     let page = storage.pull(req.cursor, max_bytes, &visible, &pushed_hashes)?;
     Ok(SyncResponse {
         epoch,
@@ -462,6 +489,49 @@ pub fn handle(
 /// their documents in between (each round re-reads only the current versions).
 const MAX_COMMIT_ATTEMPTS: usize = 16;
 
+/// Pushes checked by one thread before the work is spread over the cores.
+const PARALLEL_FROM: usize = 16;
+
+/// [`check_push`] for every push, in order; spread over up to four threads when there are
+/// many (each push is checked on its own: loading, merging and validating are reads).
+fn check_all(
+    storage: &dyn SyncStorage,
+    who: &Principal,
+    viewer: &Viewer<'_>,
+    pushes: &[DocChanges],
+) -> Result<Vec<std::result::Result<Option<DocWrite>, PushOutcome>>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if pushes.len() < PARALLEL_FROM || threads < 2 {
+        return pushes
+            .iter()
+            .map(|p| check_push(storage, who, viewer, p))
+            .collect();
+    }
+    let chunk = pushes.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pushes
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|p| check_push(storage, who, viewer, p))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(pushes.len());
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| Error::Integrity("a push check panicked".into()))??;
+            all.extend(part);
+        }
+        Ok(all)
+    })
+}
+
 /// Checks every push against the stored documents and commits the accepted ones in one
 /// transaction; when a document changed since its check (another request, maybe on another
 /// server instance), checks everything again on the new versions. Returns the per-document
@@ -469,14 +539,15 @@ const MAX_COMMIT_ATTEMPTS: usize = 16;
 fn check_and_commit(
     storage: &dyn SyncStorage,
     who: &Principal,
+    viewer: &Viewer<'_>,
     pushes: &[DocChanges],
 ) -> Result<(Vec<PushAck>, HashSet<ChangeHash>)> {
     for _ in 0..MAX_COMMIT_ATTEMPTS {
         let mut acks = Vec::with_capacity(pushes.len());
         let mut writes = Vec::new();
         let mut pushed_hashes = HashSet::new();
-        for push in pushes {
-            let outcome = match check_push(storage, who, push)? {
+        for (push, checked) in pushes.iter().zip(check_all(storage, who, viewer, pushes)?) {
+            let outcome = match checked {
                 Ok(Some(write)) => {
                     pushed_hashes.extend(write.changes.iter().map(|(h, _)| *h));
                     writes.push(write);

@@ -6,7 +6,8 @@
 //!
 //! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only,
 //! `-- --sizes 1000 --no-peer` for chosen sizes without automerge-repo).
-//! The fresh device runs in a child process (this binary re-executed) so its peak RSS is its own.
+//! The fresh device runs in a child process (this binary re-executed) and the server is the
+//! `firegrid-server` binary, so each one's peak RSS is its own.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -41,11 +42,42 @@ fn kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_server(dir: &Path, user: &str) -> String {
-    let data = admin::open(dir).unwrap();
-    admin::seed_documents(&data, &fixtures()).unwrap();
-    data.accounts.set_password(user, PW, 0).unwrap();
-    firegrid_server::serve::spawn_local(data).unwrap()
+/// The server binary in its own process (so its peak RSS is its own), on a seeded data
+/// folder; returns the process and its base URL.
+fn start_server(dir: &Path, user: &str) -> (std::process::Child, String) {
+    {
+        let data = admin::open(dir).unwrap();
+        admin::seed_documents(&data, &fixtures()).unwrap();
+        data.accounts.set_password(user, PW, 0).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_firegrid-server"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// Peak RSS of a running process, in kB.
+fn peak_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn phone(path: &Path, user: &str) -> Store {
@@ -120,6 +152,7 @@ struct Row {
     fresh_ms: f64,
     edits_ms: f64,
     device_rss_mb: f64,
+    server_rss_mb: f64,
 }
 
 fn run(n: usize) -> Row {
@@ -135,7 +168,7 @@ fn run(n: usize) -> Row {
         .filter(|p| p.category() == Category::StreetShop)
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let url = start_server(&dir.path().join("server"), &office.id);
+    let (mut server, url) = start_server(&dir.path().join("server"), &office.id);
     let a = phone(&dir.path().join("a.db"), &office.id);
     let t = Instant::now();
     for i in 0..n {
@@ -183,6 +216,9 @@ fn run(n: usize) -> Row {
     // The edits reach device A.
     let back = a.sync_http(&client, &token, &mut |_| {}).unwrap();
     assert_eq!(back.touched, 100);
+    let server_rss_mb = peak_kb(server.id()) as f64 / 1024.0;
+    let _ = server.kill();
+    let _ = server.wait();
     Row {
         n,
         create_s,
@@ -190,6 +226,7 @@ fn run(n: usize) -> Row {
         fresh_ms: v[0],
         edits_ms: v[1],
         device_rss_mb: v[4] / 1024.0,
+        server_rss_mb,
     }
 }
 
@@ -269,13 +306,19 @@ fn main() {
             .unwrap_or(0)
     );
     println!(
-        "| N | create on device A (API) | A → server | server → fresh device B | B's 100 edits → server (1 round trip) | device B peak RSS |"
+        "| N | create on device A (API) | A → server | server → fresh device B | B's 100 edits → server (1 round trip) | device B peak RSS | server peak RSS |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.1} s | {:.0} ms | {:.0} ms | {:.1} ms | {:.1} MB |",
-            r.n, r.create_s, r.push_ms, r.fresh_ms, r.edits_ms, r.device_rss_mb
+            "| {} | {:.1} s | {:.0} ms | {:.0} ms | {:.1} ms | {:.1} MB | {:.1} MB |",
+            r.n,
+            r.create_s,
+            r.push_ms,
+            r.fresh_ms,
+            r.edits_ms,
+            r.device_rss_mb,
+            r.server_rss_mb
         );
     }
     if let Some(p) = &peer {
@@ -302,8 +345,8 @@ fn main() {
                 p["device_peak_rss_mb"], o.device_rss_mb
             );
             println!(
-                "| server peak RSS | {} MB | (in-process) | |",
-                p["server_peak_rss_mb"]
+                "| server peak RSS | {} MB | {:.1} MB | |",
+                p["server_peak_rss_mb"], o.server_rss_mb
             );
         }
         println!(

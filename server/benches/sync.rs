@@ -56,7 +56,12 @@ fn start_server(dir: &Path, user: &str) -> (std::process::Child, String) {
         .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_firegrid-server"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .spawn()
@@ -312,13 +317,7 @@ fn main() {
     for r in &rows {
         println!(
             "| {} | {:.1} s | {:.0} ms | {:.0} ms | {:.1} ms | {:.1} MB | {:.1} MB |",
-            r.n,
-            r.create_s,
-            r.push_ms,
-            r.fresh_ms,
-            r.edits_ms,
-            r.device_rss_mb,
-            r.server_rss_mb
+            r.n, r.create_s, r.push_ms, r.fresh_ms, r.edits_ms, r.device_rss_mb, r.server_rss_mb
         );
     }
     if let Some(p) = &peer {

@@ -9,6 +9,9 @@ use crate::admin::DataDir;
 use crate::http::{AppState, app};
 use crate::sync::compact::Compactor;
 
+/// How often expired tokens are deleted.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How often the compaction looks for work when there was none.
 const COMPACTION_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -25,13 +28,31 @@ pub async fn serve_on(listener: tokio::net::TcpListener, data: DataDir) -> Resul
     let state = Arc::new(AppState::new(data.storage.clone(), data.accounts.clone()));
     // Folds logged changes into document snapshots in the background; stops with the server.
     let _compactor = Compactor::spawn(data.storage.clone(), COMPACTION_IDLE);
+    // Expired tokens are deleted hourly, so the token table does not only grow.
+    let accounts = data.accounts.clone();
+    let purge = tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        loop {
+            every.tick().await;
+            let accounts = accounts.clone();
+            let now = firegrid_core::vocab::now_ms();
+            match tokio::task::spawn_blocking(move || accounts.purge_expired(now)).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(tokens = n, "expired tokens deleted"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot delete expired tokens"),
+                Err(e) => tracing::warn!(error = %e, "token purge stopped"),
+            }
+        }
+    });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(listen = %addr, "firegrid-server listening");
     }
-    axum::serve(listener, app(state))
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    purge.abort();
+    served
 }
 
 /// Serves on a free port of 127.0.0.1 from a background thread with its own runtime (tests and

@@ -333,4 +333,9 @@ impl Accounts {
     pub fn logout(&self, access_token: &str, now_ms: i64) -> Result<()> {
         self.backend.logout(&token_hash(access_token), now_ms)
     }
+
+    /// Deletes expired tokens (the server does it hourly, so the table does not only grow).
+    pub fn purge_expired(&self, now_ms: i64) -> Result<u64> {
+        self.backend.purge_expired(now_ms)
+    }
 }

@@ -526,6 +526,18 @@ impl Backend {
         Ok(())
     }
 
+    /// Deletes the tokens that expired before `now_ms` (they can no longer be used in any
+    /// way); returns how many.
+    pub(super) fn purge_expired(&self, now_ms: i64) -> Result<u64> {
+        const PURGE: &str = "DELETE FROM token WHERE expires_ms < $1";
+        Ok(match self {
+            Backend::Sqlite(conn) => lock(conn)
+                .prepare_cached(&lite(PURGE))?
+                .execute(params![now_ms])? as u64,
+            Backend::Postgres(pool) => pool.get()?.execute(PURGE, &[&now_ms])?,
+        })
+    }
+
     /// Revokes every live token of the login the token with this SHA-256 belongs to.
     pub(super) fn logout(&self, hash: &[u8], now_ms: i64) -> Result<()> {
         match self {

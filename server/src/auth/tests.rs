@@ -478,3 +478,21 @@ fn refreshes_racing_revocations_never_fail_with_storage_errors() {
         },
     );
 }
+
+#[test]
+fn expired_tokens_are_purged_and_live_ones_kept() {
+    on_each_backend("expired_tokens_are_purged", |a| {
+        let old = a.login("u.gp001", PW, DEV, 0).unwrap();
+        let later = REFRESH_TTL_MS + 1;
+        let new = a.login("u.gp001", PW, DEV, later).unwrap();
+        // Both tokens of the first login have expired; the second login's are live.
+        assert_eq!(a.purge_expired(later + 1).unwrap(), 2);
+        assert_eq!(a.purge_expired(later + 1).unwrap(), 0);
+        assert_eq!(
+            a.authenticate(&old.access_token, later + 1),
+            Err(AuthError::InvalidToken)
+        );
+        assert!(a.authenticate(&new.access_token, later + 1).is_ok());
+        assert!(a.refresh(&new.refresh_token, later + 2).is_ok());
+    });
+}

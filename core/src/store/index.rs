@@ -33,8 +33,10 @@ fn org_unit(
     parent: Option<&str>,
     name: &crate::vocab::Localized,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO org_unit(id, kind, parent_id, name_zh, name_en) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(
         params![id, kind, parent, name.zh, name.en],
     )?;
     Ok(())
@@ -65,8 +67,10 @@ pub(crate) fn materialize(
             org_unit(tx, id, "station", None, &s.name)?;
             tx.execute("DELETE FROM station_community WHERE station_id = ?1", [id])?;
             for c in &s.communities {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR IGNORE INTO station_community(station_id, community_id) VALUES (?1, ?2)",
+                )?
+                .execute(
                     params![id, c],
                 )?;
             }
@@ -78,16 +82,20 @@ pub(crate) fn materialize(
         }
         RecordKind::User => {
             let u: User = record::hydrate(id, doc)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO user_account(id, role, scope_kind, scope_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(
                 params![id, u.role.as_str(), u.scope.kind.as_str(), u.scope.id],
             )?;
             Ok(())
         }
         RecordKind::KeyResident => {
             let r: KeyResident = record::hydrate(id, doc)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO key_resident(id, community_id, premises_id, living_status) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(
                 params![id, r.community, r.premises, r.living_status.as_str()],
             )?;
             Ok(())
@@ -104,9 +112,11 @@ pub(crate) fn materialize(
             let s: Standard = record::hydrate(id, doc)?;
             tx.execute("DELETE FROM standard_element WHERE record_id = ?1", [id])?;
             for e in &s.elements {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR REPLACE INTO standard_element(standard_version, code, record_id, kind, group_id)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(
                     params![s.version, e.code, id, e.kind.as_str(), e.group],
                 )?;
             }
@@ -124,9 +134,11 @@ pub(crate) fn materialize(
 }
 
 pub(crate) fn premises_row(tx: &Transaction<'_>, id: &str, p: &Premises) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO premises(id, kind, category, community_id, grid_id, subtypes, name, address, lat, lon)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(
         params![
             id,
             p.kind.as_str(),
@@ -144,8 +156,10 @@ pub(crate) fn premises_row(tx: &Transaction<'_>, id: &str, p: &Premises) -> Resu
 }
 
 fn checklist_rows(tx: &Transaction<'_>, record_id: &str, c: &Checklist) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO checklist(id, version, record_id, category, applies_to) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(
         params![
             c.id,
             c.version,
@@ -154,10 +168,8 @@ fn checklist_rows(tx: &Transaction<'_>, record_id: &str, c: &Checklist) -> Resul
             tag_list(c.applies_to.iter().map(|k| k.as_str()))
         ],
     )?;
-    tx.execute(
-        "DELETE FROM checklist_item WHERE checklist_id = ?1 AND version = ?2",
-        params![c.id, c.version],
-    )?;
+    tx.prepare_cached("DELETE FROM checklist_item WHERE checklist_id = ?1 AND version = ?2")?
+        .execute(params![c.id, c.version])?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO checklist_item(checklist_id, version, position, item_id, group_id, severity,
                                     photo_required_on_fail, required, only_for)
@@ -181,10 +193,12 @@ fn checklist_rows(tx: &Transaction<'_>, record_id: &str, c: &Checklist) -> Resul
 
 pub(crate) fn inspection_row(tx: &Transaction<'_>, id: &str, i: &Inspection) -> Result<()> {
     let (answered, failed) = i.counts();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO inspection(id, premises_id, checklist_id, checklist_version, inspector_id,
                                            status, started_ms, finished_ms, items, answered, failed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(
         params![
             id,
             i.premises,
@@ -212,30 +226,34 @@ pub(crate) fn answer_counts(
 ) -> Result<()> {
     let answered = |r: Option<AnswerResult>| i64::from(r.is_some());
     let failed = |r: Option<AnswerResult>| i64::from(r == Some(AnswerResult::Fail));
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE inspection SET answered = answered + ?2, failed = failed + ?3 WHERE id = ?1",
-        params![id, answered(new) - answered(old), failed(new) - failed(old)],
-    )?;
+    )?
+    .execute(params![
+        id,
+        answered(new) - answered(old),
+        failed(new) - failed(old)
+    ])?;
     Ok(())
 }
 
 pub(crate) fn hazard_row(tx: &Transaction<'_>, id: &str, h: &Hazard) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO hazard(id, premises_id, inspection_id, item_id, status, severity,
                                        title_zh, title_en, discovered_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            id,
-            h.premises,
-            h.origin.inspection,
-            h.origin.item,
-            h.status().as_str(),
-            h.severity.as_str(),
-            h.title.zh,
-            h.title.en,
-            h.events.first().map(|e| e.at_ms).unwrap_or_default()
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        h.premises,
+        h.origin.inspection,
+        h.origin.item,
+        h.status().as_str(),
+        h.severity.as_str(),
+        h.title.zh,
+        h.title.en,
+        h.events.first().map(|e| e.at_ms).unwrap_or_default()
+    ])?;
     Ok(())
 }
 

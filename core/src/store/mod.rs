@@ -73,6 +73,9 @@ impl Store {
         check_identity(&writer, &path, &schema::FILE)?;
         configure(&writer, &path, &schema::FILE, true)?;
         schema::migrate(&mut writer)?;
+        // Every write statement is prepared once per connection (`prepare_cached`): a sync
+        // round writes thousands of records through a few dozen distinct statements.
+        writer.set_prepared_statement_cache_capacity(64);
         let device_id = schema::device_id(&mut writer)?;
 
         let reader = Connection::open_with_flags(

@@ -125,15 +125,31 @@ pub(crate) fn save(
     id: &str,
     doc: &mut AutoCommit,
 ) -> Result<()> {
+    save_as(tx, kind, id, doc, false)
+}
+
+/// Writes a document to the `record` table (insert or replace); `synced`: the server holds
+/// every change of it (received from the server onto an acknowledged record), so its
+/// `synced_heads` become its heads in the same statement.
+pub(crate) fn save_as(
+    tx: &Transaction<'_>,
+    kind: RecordKind,
+    id: &str,
+    doc: &mut AutoCommit,
+    synced: bool,
+) -> Result<()> {
     let heads = heads_text(doc);
     let bytes = doc.save();
-    tx.execute(
-        "INSERT INTO record(id, kind, doc, heads, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+    tx.prepare_cached(
+        "INSERT INTO record(id, kind, doc, heads, updated_ms, synced_heads)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 THEN ?4 ELSE '' END)
          ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, heads = excluded.heads,
-                                       updated_ms = excluded.updated_ms
+                                       updated_ms = excluded.updated_ms,
+                                       synced_heads = CASE WHEN ?6 THEN excluded.heads
+                                                           ELSE record.synced_heads END
          WHERE record.kind = excluded.kind",
-        params![id, kind.as_str(), bytes, heads, now_ms()],
-    )?;
+    )?
+    .execute(params![id, kind.as_str(), bytes, heads, now_ms(), synced])?;
     Ok(())
 }
 

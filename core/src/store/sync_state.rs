@@ -2,7 +2,7 @@
 //! not acknowledged, and apply the server's response in one transaction (acknowledgements,
 //! received changes, cursor), so a crash at any point leaves the state of before or of after.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -224,6 +224,35 @@ fn quarantine(tx: &Transaction<'_>, pulled: &DocChanges, problem: &str) -> Resul
     Ok(Applied::Quarantined)
 }
 
+/// Whether every received change is already in the record whose sorted heads are `heads`,
+/// decided from the hashes alone (no document loaded): a change that no other received change
+/// depends on must be one of the record's heads, and every other one is an ancestor of such a
+/// change, so of those heads too. A document holds its whole history, so each ancestor of its
+/// heads is in it. `false` means "not known": the caller merges as usual. A fresh device pulls
+/// every document the server holds, including the fixture documents it imported itself; this
+/// lets it skip loading, merging and comparing each of them.
+fn already_present(changes: &[Change], heads: &str) -> bool {
+    let Ok(heads) = heads
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(str::parse::<ChangeHash>)
+        .collect::<std::result::Result<Vec<_>, _>>()
+    else {
+        return false;
+    };
+    if heads.is_empty() || changes.is_empty() {
+        return false;
+    }
+    let depended_on: HashSet<ChangeHash> = changes
+        .iter()
+        .flat_map(|c| c.deps().iter().copied())
+        .collect();
+    changes.iter().all(|c| {
+        let hash = c.hash();
+        depended_on.contains(&hash) || heads.contains(&hash)
+    })
+}
+
 /// Merges received changes into a record (creating it if new), then refreshes its rows.
 fn apply_pulled(tx: &Transaction<'_>, pulled: &DocChanges) -> Result<Applied> {
     let Ok(kind) = pulled.kind.parse::<RecordKind>() else {
@@ -232,24 +261,16 @@ fn apply_pulled(tx: &Transaction<'_>, pulled: &DocChanges) -> Result<Applied> {
     if crate::vocab::validate_id("doc", &pulled.doc).is_err() {
         return quarantine(tx, pulled, "bad record id");
     }
-    let existing: Option<(String, Vec<u8>, String, String)> = tx
-        .query_row(
-            "SELECT kind, doc, heads, synced_heads FROM record WHERE id = ?1",
-            [&pulled.doc],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+    // The row without the document: most received documents need only this to be decided.
+    let existing: Option<(String, String, String)> = tx
+        .prepare_cached("SELECT kind, heads, synced_heads FROM record WHERE id = ?1")?
+        .query_row([&pulled.doc], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let (mut doc, old_heads, was_synced) = match existing {
-        Some((k, _, _, _)) if k != kind.as_str() => {
-            return quarantine(tx, pulled, "kind differs from the local record");
-        }
-        Some((_, bytes, heads, synced)) => {
-            let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&pulled.doc, e))?;
-            let was_synced = heads == synced;
-            (doc, heads, was_synced)
-        }
-        None => (AutoCommit::new(), String::new(), true),
-    };
+    if let Some((k, _, _)) = &existing
+        && k != kind.as_str()
+    {
+        return quarantine(tx, pulled, "kind differs from the local record");
+    }
     let mut changes = Vec::with_capacity(pulled.changes.len());
     for raw in &pulled.changes {
         match Change::try_from(raw.as_slice()) {
@@ -257,6 +278,20 @@ fn apply_pulled(tx: &Transaction<'_>, pulled: &DocChanges) -> Result<Applied> {
             Err(_) => return quarantine(tx, pulled, "not an automerge change"),
         }
     }
+    let (mut doc, old_heads, was_synced) = match existing {
+        Some((_, heads, _)) if already_present(&changes, &heads) => {
+            return Ok(Applied::Unchanged);
+        }
+        Some((_, heads, synced)) => {
+            let bytes: Vec<u8> = tx
+                .prepare_cached("SELECT doc FROM record WHERE id = ?1")?
+                .query_row([&pulled.doc], |r| r.get(0))?;
+            let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&pulled.doc, e))?;
+            let was_synced = heads == synced;
+            (doc, heads, was_synced)
+        }
+        None => (AutoCommit::new(), String::new(), true),
+    };
     if let Err(e) = doc.apply_changes(changes) {
         return quarantine(tx, pulled, &format!("changes do not apply: {e}"));
     }
@@ -265,23 +300,77 @@ fn apply_pulled(tx: &Transaction<'_>, pulled: &DocChanges) -> Result<Applied> {
         return Ok(Applied::Unchanged);
     }
     // Keep the merged document only if it makes a valid record of its kind: save and index
-    // inside a savepoint, and roll back to it if the document does not hydrate.
-    tx.execute_batch("SAVEPOINT pulled")?;
-    record::save(tx, kind, &pulled.doc, &mut doc)?;
+    // inside a savepoint, and roll back to it if the document does not hydrate. When
+    // everything local was already on the server, and these came from it, the record stays
+    // synced (written by the same statement as the document).
+    tx.prepare_cached("SAVEPOINT pulled")?.execute([])?;
+    record::save_as(tx, kind, &pulled.doc, &mut doc, was_synced)?;
     match materialize(tx, kind, &pulled.doc, &doc) {
-        Ok(()) => tx.execute_batch("RELEASE pulled")?,
+        Ok(()) => {
+            tx.prepare_cached("RELEASE pulled")?.execute([])?;
+        }
         Err(Error::CorruptRecord { problem, .. }) => {
-            tx.execute_batch("ROLLBACK TO pulled; RELEASE pulled")?;
+            tx.prepare_cached("ROLLBACK TO pulled")?.execute([])?;
+            tx.prepare_cached("RELEASE pulled")?.execute([])?;
             return quarantine(tx, pulled, &problem);
         }
         Err(e) => return Err(e),
     }
-    if was_synced {
-        // Everything local was already on the server, and these came from it.
-        tx.execute(
-            "UPDATE record SET synced_heads = heads WHERE id = ?1",
-            [&pulled.doc],
-        )?;
-    }
     Ok(Applied::Changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+
+    use super::*;
+
+    fn changes(doc: &mut AutoCommit, after: &[ChangeHash]) -> Vec<Change> {
+        doc.get_changes(after)
+    }
+
+    #[test]
+    fn already_present_is_decided_from_hashes_and_errs_on_the_side_of_merging() {
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "a", 1).unwrap();
+        doc.commit();
+        let first = doc.get_heads();
+        doc.put(automerge::ROOT, "b", 2).unwrap();
+        doc.commit();
+        doc.put(automerge::ROOT, "c", 3).unwrap();
+        doc.commit();
+        let all = changes(&mut doc, &[]);
+        let heads = record::heads_text(&mut doc);
+        // The whole history, or any part of it, is present.
+        assert!(already_present(&all, &heads));
+        assert!(already_present(&all[1..], &heads));
+        assert!(already_present(&all[2..], &heads));
+        // An older change alone is present too, but it is not a head: not known without the
+        // document, so the caller merges (and finds nothing new).
+        assert!(!already_present(&all[..1], &heads));
+        // A change the record lacks.
+        let mut fork = doc.fork();
+        fork.put(automerge::ROOT, "d", 4).unwrap();
+        fork.commit();
+        let newer = changes(&mut fork, &doc.get_heads());
+        assert!(!already_present(&newer, &heads));
+        let mut with_new = all.clone();
+        with_new.extend(newer);
+        assert!(!already_present(&with_new, &heads));
+        // A concurrent branch: both heads are known.
+        let mut other = AutoCommit::new();
+        other.apply_changes(all[..1].to_vec()).unwrap();
+        other.put(automerge::ROOT, "e", 5).unwrap();
+        other.commit();
+        let branch = changes(&mut other, &first);
+        let mut merged = doc.clone();
+        merged.apply_changes(branch.clone()).unwrap();
+        let merged_heads = record::heads_text(&mut merged);
+        assert!(already_present(&branch, &merged_heads));
+        assert!(!already_present(&branch, &heads));
+        // Nothing to compare with.
+        assert!(!already_present(&all, ""));
+        assert!(!already_present(&[], &heads));
+        assert!(!already_present(&all, "not-a-hash"));
+    }
 }

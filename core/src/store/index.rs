@@ -42,6 +42,43 @@ fn org_unit(
     Ok(())
 }
 
+/// A record hydrated from its document: what [`write_rows`] turns into query rows. Hydrating
+/// touches no database, so many documents can be hydrated in parallel before their rows are
+/// written in one transaction.
+#[derive(Debug)]
+pub(crate) enum Hydrated {
+    Street(Street),
+    Community(Community),
+    Grid(Grid),
+    MicroStation(MicroStation),
+    Department(Department),
+    User(User),
+    KeyResident(KeyResident),
+    Premises(Premises),
+    Checklist(Checklist),
+    Standard(Standard),
+    Inspection(Inspection),
+    Hazard(Hazard),
+}
+
+/// The record of one document, as its kind ([`Error::CorruptRecord`] if it is not one).
+pub(crate) fn hydrate_record(kind: RecordKind, id: &str, doc: &AutoCommit) -> Result<Hydrated> {
+    Ok(match kind {
+        RecordKind::Street => Hydrated::Street(record::hydrate(id, doc)?),
+        RecordKind::Community => Hydrated::Community(record::hydrate(id, doc)?),
+        RecordKind::Grid => Hydrated::Grid(record::hydrate(id, doc)?),
+        RecordKind::MicroStation => Hydrated::MicroStation(record::hydrate(id, doc)?),
+        RecordKind::Department => Hydrated::Department(record::hydrate(id, doc)?),
+        RecordKind::User => Hydrated::User(record::hydrate(id, doc)?),
+        RecordKind::KeyResident => Hydrated::KeyResident(record::hydrate(id, doc)?),
+        RecordKind::Premises => Hydrated::Premises(record::hydrate(id, doc)?),
+        RecordKind::Checklist => Hydrated::Checklist(record::hydrate(id, doc)?),
+        RecordKind::Standard => Hydrated::Standard(record::hydrate(id, doc)?),
+        RecordKind::Inspection => Hydrated::Inspection(record::hydrate(id, doc)?),
+        RecordKind::Hazard => Hydrated::Hazard(record::hydrate(id, doc)?),
+    })
+}
+
 /// Writes the query rows of one record from its document (replacing old rows).
 pub(crate) fn materialize(
     tx: &Transaction<'_>,
@@ -49,87 +86,56 @@ pub(crate) fn materialize(
     id: &str,
     doc: &AutoCommit,
 ) -> Result<()> {
-    match kind {
-        RecordKind::Street => {
-            let s: Street = record::hydrate(id, doc)?;
-            org_unit(tx, id, "street", None, &s.name)
-        }
-        RecordKind::Community => {
-            let c: Community = record::hydrate(id, doc)?;
-            org_unit(tx, id, "community", None, &c.name)
-        }
-        RecordKind::Grid => {
-            let g: Grid = record::hydrate(id, doc)?;
-            org_unit(tx, id, "grid", Some(&g.community), &g.name)
-        }
-        RecordKind::MicroStation => {
-            let s: MicroStation = record::hydrate(id, doc)?;
+    write_rows(tx, id, &hydrate_record(kind, id, doc)?)
+}
+
+/// Writes the query rows of one hydrated record (replacing old rows).
+pub(crate) fn write_rows(tx: &Transaction<'_>, id: &str, record: &Hydrated) -> Result<()> {
+    match record {
+        Hydrated::Street(s) => org_unit(tx, id, "street", None, &s.name),
+        Hydrated::Community(c) => org_unit(tx, id, "community", None, &c.name),
+        Hydrated::Grid(g) => org_unit(tx, id, "grid", Some(&g.community), &g.name),
+        Hydrated::MicroStation(s) => {
             org_unit(tx, id, "station", None, &s.name)?;
             tx.execute("DELETE FROM station_community WHERE station_id = ?1", [id])?;
             for c in &s.communities {
                 tx.prepare_cached(
                     "INSERT OR IGNORE INTO station_community(station_id, community_id) VALUES (?1, ?2)",
                 )?
-                .execute(
-                    params![id, c],
-                )?;
+                .execute(params![id, c])?;
             }
             Ok(())
         }
-        RecordKind::Department => {
-            let d: Department = record::hydrate(id, doc)?;
-            org_unit(tx, id, "department", None, &d.name)
-        }
-        RecordKind::User => {
-            let u: User = record::hydrate(id, doc)?;
+        Hydrated::Department(d) => org_unit(tx, id, "department", None, &d.name),
+        Hydrated::User(u) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO user_account(id, role, scope_kind, scope_id) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(
-                params![id, u.role.as_str(), u.scope.kind.as_str(), u.scope.id],
-            )?;
+            .execute(params![id, u.role.as_str(), u.scope.kind.as_str(), u.scope.id])?;
             Ok(())
         }
-        RecordKind::KeyResident => {
-            let r: KeyResident = record::hydrate(id, doc)?;
+        Hydrated::KeyResident(r) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO key_resident(id, community_id, premises_id, living_status) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(
-                params![id, r.community, r.premises, r.living_status.as_str()],
-            )?;
+            .execute(params![id, r.community, r.premises, r.living_status.as_str()])?;
             Ok(())
         }
-        RecordKind::Premises => {
-            let p: Premises = record::hydrate(id, doc)?;
-            premises_row(tx, id, &p)
-        }
-        RecordKind::Checklist => {
-            let c: Checklist = record::hydrate(id, doc)?;
-            checklist_rows(tx, id, &c)
-        }
-        RecordKind::Standard => {
-            let s: Standard = record::hydrate(id, doc)?;
+        Hydrated::Premises(p) => premises_row(tx, id, p),
+        Hydrated::Checklist(c) => checklist_rows(tx, id, c),
+        Hydrated::Standard(s) => {
             tx.execute("DELETE FROM standard_element WHERE record_id = ?1", [id])?;
             for e in &s.elements {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO standard_element(standard_version, code, record_id, kind, group_id)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(
-                    params![s.version, e.code, id, e.kind.as_str(), e.group],
-                )?;
+                .execute(params![s.version, e.code, id, e.kind.as_str(), e.group])?;
             }
             Ok(())
         }
-        RecordKind::Inspection => {
-            let i: Inspection = record::hydrate(id, doc)?;
-            inspection_row(tx, id, &i)
-        }
-        RecordKind::Hazard => {
-            let h: Hazard = record::hydrate(id, doc)?;
-            hazard_row(tx, id, &h)
-        }
+        Hydrated::Inspection(i) => inspection_row(tx, id, i),
+        Hydrated::Hazard(h) => hazard_row(tx, id, h),
     }
 }
 

@@ -139,7 +139,19 @@ pub(crate) fn save_as(
     synced: bool,
 ) -> Result<()> {
     let heads = heads_text(doc);
-    let bytes = doc.save();
+    save_bytes(tx, kind, id, &doc.save(), &heads, synced)
+}
+
+/// [`save_as`] with the document already saved (`bytes`, `heads`): the expensive part can be
+/// done away from the transaction.
+pub(crate) fn save_bytes(
+    tx: &Transaction<'_>,
+    kind: RecordKind,
+    id: &str,
+    bytes: &[u8],
+    heads: &str,
+    synced: bool,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO record(id, kind, doc, heads, updated_ms, synced_heads)
          VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 THEN ?4 ELSE '' END)

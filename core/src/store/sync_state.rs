@@ -8,7 +8,7 @@ use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::Store;
-use super::index::materialize;
+use super::index::{Hydrated, hydrate_record, write_rows};
 use super::record::{self, RecordKind};
 use crate::sync::protocol::{
     DocChanges, ENVELOPE_RESERVE, MAX_MESSAGE_BYTES, PushOutcome, RefusalReason, SyncRequest,
@@ -169,9 +169,10 @@ impl Store {
                     }
                 }
             }
-            for pulled in &resp.pulled {
-                report.received_changes += pulled.changes.len() as u64;
-                match apply_pulled(tx, pulled)? {
+            report.received_changes +=
+                resp.pulled.iter().map(|p| p.changes.len() as u64).sum::<u64>();
+            for applied in apply_pulled_all(tx, &resp.pulled)? {
+                match applied {
                     Applied::Changed => report.touched += 1,
                     Applied::Unchanged => {}
                     Applied::Quarantined => report.quarantined += 1,
@@ -209,6 +210,7 @@ impl Store {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Applied {
     Changed,
     Unchanged,
@@ -253,13 +255,79 @@ fn already_present(changes: &[Change], heads: &str) -> bool {
     })
 }
 
-/// Merges received changes into a record (creating it if new), then refreshes its rows.
-fn apply_pulled(tx: &Transaction<'_>, pulled: &DocChanges) -> Result<Applied> {
+/// What reading the store decided for one received document (in the transaction).
+enum Plan<'a> {
+    /// Settled already: quarantined, or nothing new.
+    Done(Applied),
+    /// To merge (away from the transaction, maybe on another thread).
+    Merge(Merge<'a>),
+}
+
+/// A received document to merge into its record.
+struct Merge<'a> {
+    pulled: &'a DocChanges,
+    kind: RecordKind,
+    changes: Vec<Change>,
+    /// The stored document, if the record exists.
+    stored: Option<Vec<u8>>,
+    old_heads: String,
+    was_synced: bool,
+}
+
+/// A merge's result, to be written in the transaction.
+enum Merged {
+    Unchanged,
+    Quarantine(String),
+    Save {
+        bytes: Vec<u8>,
+        heads: String,
+        record: Box<Hydrated>,
+    },
+}
+
+/// Received documents merged on one thread before the work is spread over the cores.
+const PARALLEL_FROM: usize = 16;
+
+/// Merges every received document of a page into its record (creating it if new) and
+/// refreshes its rows, in three steps: read what each record holds (in the transaction), merge
+/// and hydrate (pure work, on up to four threads when there are many), write the records and
+/// rows in the order received (in the transaction). A document that does not apply or does not
+/// make a valid record of its kind is quarantined and nothing of it is written.
+fn apply_pulled_all(tx: &Transaction<'_>, pulled: &[DocChanges]) -> Result<Vec<Applied>> {
+    let mut plans = Vec::with_capacity(pulled.len());
+    for p in pulled {
+        plans.push(plan(tx, p)?);
+    }
+    let merges: Vec<&Merge<'_>> = plans
+        .iter()
+        .filter_map(|p| match p {
+            Plan::Merge(m) => Some(m),
+            Plan::Done(_) => None,
+        })
+        .collect();
+    let mut merged = merge_all(&merges)?.into_iter();
+    let mut out = Vec::with_capacity(plans.len());
+    for p in &plans {
+        out.push(match p {
+            Plan::Done(applied) => *applied,
+            Plan::Merge(m) => {
+                let result = merged
+                    .next()
+                    .ok_or_else(|| Error::Sync("a merge result is missing".into()))?;
+                write_merged(tx, m, result)?
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Reads what the record holds and settles what needs no merge.
+fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
     let Ok(kind) = pulled.kind.parse::<RecordKind>() else {
-        return quarantine(tx, pulled, "unknown record kind");
+        return quarantine(tx, pulled, "unknown record kind").map(Plan::Done);
     };
     if crate::vocab::validate_id("doc", &pulled.doc).is_err() {
-        return quarantine(tx, pulled, "bad record id");
+        return quarantine(tx, pulled, "bad record id").map(Plan::Done);
     }
     // The row without the document: most received documents need only this to be decided.
     let existing: Option<(String, String, String)> = tx
@@ -269,50 +337,111 @@ fn apply_pulled(tx: &Transaction<'_>, pulled: &DocChanges) -> Result<Applied> {
     if let Some((k, _, _)) = &existing
         && k != kind.as_str()
     {
-        return quarantine(tx, pulled, "kind differs from the local record");
+        return quarantine(tx, pulled, "kind differs from the local record").map(Plan::Done);
     }
     let mut changes = Vec::with_capacity(pulled.changes.len());
     for raw in &pulled.changes {
         match Change::try_from(raw.as_slice()) {
             Ok(c) => changes.push(c),
-            Err(_) => return quarantine(tx, pulled, "not an automerge change"),
+            Err(_) => return quarantine(tx, pulled, "not an automerge change").map(Plan::Done),
         }
     }
-    let (mut doc, old_heads, was_synced) = match existing {
+    let (stored, old_heads, was_synced) = match existing {
         Some((_, heads, _)) if already_present(&changes, &heads) => {
-            return Ok(Applied::Unchanged);
+            return Ok(Plan::Done(Applied::Unchanged));
         }
         Some((_, heads, synced)) => {
             let bytes: Vec<u8> = tx
                 .prepare_cached("SELECT doc FROM record WHERE id = ?1")?
                 .query_row([&pulled.doc], |r| r.get(0))?;
-            let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&pulled.doc, e))?;
             let was_synced = heads == synced;
-            (doc, heads, was_synced)
+            (Some(bytes), heads, was_synced)
         }
-        None => (AutoCommit::new(), String::new(), true),
+        None => (None, String::new(), true),
     };
-    if let Err(e) = doc.apply_changes(changes) {
-        return quarantine(tx, pulled, &format!("changes do not apply: {e}"));
+    Ok(Plan::Merge(Merge {
+        pulled,
+        kind,
+        changes,
+        stored,
+        old_heads,
+        was_synced,
+    }))
+}
+
+/// Merges one document and hydrates its record; touches no database.
+fn merge(m: &Merge<'_>) -> Result<Merged> {
+    let mut doc = match &m.stored {
+        Some(bytes) => AutoCommit::load(bytes).map_err(|e| Error::corrupt(&m.pulled.doc, e))?,
+        None => AutoCommit::new(),
+    };
+    if let Err(e) = doc.apply_changes(m.changes.iter().cloned()) {
+        return Ok(Merged::Quarantine(format!("changes do not apply: {e}")));
     }
-    let new_heads = record::heads_text(&mut doc);
-    if new_heads == old_heads {
-        return Ok(Applied::Unchanged);
+    let heads = record::heads_text(&mut doc);
+    if heads == m.old_heads {
+        return Ok(Merged::Unchanged);
     }
-    // Keep the merged document only if it makes a valid record of its kind: save and index
-    // inside a savepoint, and roll back to it if the document does not hydrate. When
-    // everything local was already on the server, and these came from it, the record stays
-    // synced (written by the same statement as the document).
+    match hydrate_record(m.kind, &m.pulled.doc, &doc) {
+        Ok(record) => Ok(Merged::Save {
+            bytes: doc.save(),
+            heads,
+            record: Box::new(record),
+        }),
+        Err(Error::CorruptRecord { problem, .. }) => Ok(Merged::Quarantine(problem)),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`merge`] for every document, in order; on up to four threads when there are many.
+fn merge_all(merges: &[&Merge<'_>]) -> Result<Vec<Merged>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if merges.len() < PARALLEL_FROM || threads < 2 {
+        return merges.iter().map(|m| merge(m)).collect();
+    }
+    let chunk = merges.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = merges
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|m| merge(m)).collect::<Result<Vec<_>>>()))
+            .collect();
+        let mut all = Vec::with_capacity(merges.len());
+        for h in handles {
+            let part = h
+                .join()
+                .map_err(|_| Error::Sync("merging a received document panicked".into()))??;
+            all.extend(part);
+        }
+        Ok(all)
+    })
+}
+
+/// Writes one merge's result: the record and its rows inside a savepoint (rolled back, and the
+/// document quarantined, if the rows cannot be written from it). When everything local was
+/// already on the server, and these came from it, the record stays synced (written by the
+/// same statement as the document).
+fn write_merged(tx: &Transaction<'_>, m: &Merge<'_>, merged: Merged) -> Result<Applied> {
+    let (bytes, heads, record) = match merged {
+        Merged::Unchanged => return Ok(Applied::Unchanged),
+        Merged::Quarantine(problem) => return quarantine(tx, m.pulled, &problem),
+        Merged::Save {
+            bytes,
+            heads,
+            record,
+        } => (bytes, heads, record),
+    };
     tx.prepare_cached("SAVEPOINT pulled")?.execute([])?;
-    record::save_as(tx, kind, &pulled.doc, &mut doc, was_synced)?;
-    match materialize(tx, kind, &pulled.doc, &doc) {
+    record::save_bytes(tx, m.kind, &m.pulled.doc, &bytes, &heads, m.was_synced)?;
+    match write_rows(tx, &m.pulled.doc, &record) {
         Ok(()) => {
             tx.prepare_cached("RELEASE pulled")?.execute([])?;
         }
         Err(Error::CorruptRecord { problem, .. }) => {
             tx.prepare_cached("ROLLBACK TO pulled")?.execute([])?;
             tx.prepare_cached("RELEASE pulled")?.execute([])?;
-            return quarantine(tx, pulled, &problem);
+            return quarantine(tx, m.pulled, &problem);
         }
         Err(e) => return Err(e),
     }

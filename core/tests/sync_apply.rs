@@ -127,3 +127,58 @@ fn bad_documents_are_quarantined_and_good_ones_applied_on_both_paths() {
         store.verify().unwrap();
     }
 }
+
+#[test]
+fn a_document_sent_whole_is_loaded_merged_or_quarantined() {
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path().join("a.db")).unwrap();
+    source.import_fixtures(&fixtures()).unwrap();
+    let premises: Vec<_> = source
+        .export_records()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, k, _)| *k == RecordKind::Premises)
+        .take(20)
+        .collect();
+    let whole = |id: &str, bytes: &[u8]| DocChanges {
+        doc: id.to_string(),
+        kind: "premises".into(),
+        changes: vec![bytes.to_vec()],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.db");
+    let store = Store::open(&path).unwrap();
+    // New records sent as saved documents (20: the parallel path).
+    let pulled: Vec<_> = premises.iter().map(|(id, _, b)| whole(id, b)).collect();
+    let r = store
+        .apply_sync_response(&PendingPush::default(), &page(pulled.clone()))
+        .unwrap();
+    assert_eq!((r.touched, r.quarantined), (20, 0));
+    for (id, _, bytes) in &premises {
+        let mut theirs = AutoCommit::load(bytes).unwrap();
+        let mine = store.export_records().unwrap();
+        let (_, _, held) = mine.iter().find(|(i, _, _)| i == id).unwrap();
+        assert_eq!(
+            AutoCommit::load(held).unwrap().get_heads(),
+            theirs.get_heads()
+        );
+    }
+    // The same documents again: loaded, merged, nothing new.
+    let r = store
+        .apply_sync_response(&PendingPush::default(), &page(pulled))
+        .unwrap();
+    assert_eq!((r.touched, r.quarantined), (0, 0));
+    // A document chunk that does not load is quarantined.
+    let mut broken = premises[0].2.clone();
+    let n = broken.len();
+    broken[n / 2..].fill(0xff);
+    let r = store
+        .apply_sync_response(
+            &PendingPush::default(),
+            &page(vec![whole("pr.broken", &broken)]),
+        )
+        .unwrap();
+    assert_eq!((r.touched, r.quarantined), (0, 1));
+    assert_eq!(quarantined(&path).len(), 1);
+    store.verify().unwrap();
+}

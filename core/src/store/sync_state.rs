@@ -263,11 +263,26 @@ enum Plan<'a> {
     Merge(Merge<'a>),
 }
 
+/// One received automerge chunk: a change, or a saved document (a whole document the server
+/// sends instead of its changes, see the protocol).
+enum Chunk<'a> {
+    /// The change at this index of [`Merge::changes`].
+    Change(usize),
+    Document(&'a [u8]),
+}
+
+/// Whether `raw` is an automerge document chunk: magic (4 bytes), checksum (4), then the chunk
+/// type, 0 for a document (1 and 2 are changes).
+fn is_document_chunk(raw: &[u8]) -> bool {
+    raw.len() > 8 && raw[..4] == [0x85, 0x6f, 0x4a, 0x83] && raw[8] == 0
+}
+
 /// A received document to merge into its record.
 struct Merge<'a> {
     pulled: &'a DocChanges,
     kind: RecordKind,
     changes: Vec<Change>,
+    chunks: Vec<Chunk<'a>>,
     /// The stored document, if the record exists.
     stored: Option<Vec<u8>>,
     old_heads: String,
@@ -340,14 +355,24 @@ fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
         return quarantine(tx, pulled, "kind differs from the local record").map(Plan::Done);
     }
     let mut changes = Vec::with_capacity(pulled.changes.len());
+    let mut chunks = Vec::with_capacity(pulled.changes.len());
     for raw in &pulled.changes {
+        if is_document_chunk(raw) {
+            chunks.push(Chunk::Document(raw.as_slice()));
+            continue;
+        }
         match Change::try_from(raw.as_slice()) {
-            Ok(c) => changes.push(c),
+            Ok(c) => {
+                chunks.push(Chunk::Change(changes.len()));
+                changes.push(c);
+            }
             Err(_) => return quarantine(tx, pulled, "not an automerge change").map(Plan::Done),
         }
     }
+    // Hashes decide only when everything came as changes (a saved document must be loaded).
+    let only_changes = changes.len() == chunks.len();
     let (stored, old_heads, was_synced) = match existing {
-        Some((_, heads, _)) if already_present(&changes, &heads) => {
+        Some((_, heads, _)) if only_changes && already_present(&changes, &heads) => {
             return Ok(Plan::Done(Applied::Unchanged));
         }
         Some((_, heads, synced)) => {
@@ -363,6 +388,7 @@ fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
         pulled,
         kind,
         changes,
+        chunks,
         stored,
         old_heads,
         was_synced,
@@ -371,11 +397,36 @@ fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
 
 /// Merges one document and hydrates its record; touches no database.
 fn merge(m: &Merge<'_>) -> Result<Merged> {
-    let mut doc = match &m.stored {
-        Some(bytes) => AutoCommit::load(bytes).map_err(|e| Error::corrupt(&m.pulled.doc, e))?,
-        None => AutoCommit::new(),
+    let mut chunks = m.chunks.iter().peekable();
+    let mut doc = match (&m.stored, chunks.peek()) {
+        (Some(bytes), _) => {
+            AutoCommit::load(bytes).map_err(|e| Error::corrupt(&m.pulled.doc, e))?
+        }
+        // A new record sent whole: loading the saved document is the fast way in.
+        (None, Some(Chunk::Document(raw))) => match AutoCommit::load(raw) {
+            Ok(doc) => {
+                chunks.next();
+                doc
+            }
+            Err(e) => return Ok(Merged::Quarantine(format!("document does not load: {e}"))),
+        },
+        (None, _) => AutoCommit::new(),
     };
-    if let Err(e) = doc.apply_changes(m.changes.iter().cloned()) {
+    let mut pending = Vec::new();
+    for chunk in chunks {
+        match chunk {
+            Chunk::Change(i) => pending.push(m.changes[*i].clone()),
+            Chunk::Document(raw) => {
+                if let Err(e) = doc
+                    .apply_changes(std::mem::take(&mut pending))
+                    .and_then(|()| doc.load_incremental(raw).map(|_| ()))
+                {
+                    return Ok(Merged::Quarantine(format!("changes do not apply: {e}")));
+                }
+            }
+        }
+    }
+    if let Err(e) = doc.apply_changes(pending) {
         return Ok(Merged::Quarantine(format!("changes do not apply: {e}")));
     }
     let heads = record::heads_text(&mut doc);

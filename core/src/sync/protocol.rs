@@ -1,5 +1,6 @@
-//! The sync wire protocol, version 1: one request and one response per round trip, encoded
+//! The sync wire protocol, version 2: one request and one response per round trip, encoded
 //! with postcard (compact binary; automerge changes travel as raw bytes, never base64).
+//! Version 2 (from 1): pulls may carry a saved document as one chunk instead of its changes.
 //! Both directions are capped at [`MAX_MESSAGE_BYTES`]; big pushes and pulls come in pages.
 //! Pure data and codec: no I/O, no storage. See `docs/adr/003-sync-protocol.md`.
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The protocol version spoken by this code.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Largest encoded request or response.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Room left for the envelope when filling a message with changes.
@@ -23,7 +24,9 @@ pub struct DocChanges {
     pub doc: String,
     /// Record kind (`inspection`, `hazard`, …).
     pub kind: String,
-    /// Raw automerge changes (`Change::raw_bytes`).
+    /// Automerge chunks: raw changes (`Change::raw_bytes`), and in pulls also saved documents
+    /// (`Automerge::save`: the server sends a document new to the device whole, as its
+    /// snapshot then the changes after it). Pushes carry changes only.
     pub changes: Vec<Vec<u8>>,
 }
 
@@ -204,7 +207,7 @@ mod tests {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "464753010001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a8303010203808040"
+            "464753020001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a8303010203808040"
         );
         let resp = SyncResponse {
             epoch: "ep1".into(),

@@ -124,6 +124,23 @@ impl MemoryStorage {
 }
 
 impl Inner {
+    /// A document as stored: its snapshot and the changes logged after it.
+    fn stored(&self, d: &MemDoc) -> StoredDoc {
+        StoredDoc {
+            kind: d.kind,
+            snapshot: d.snapshot.clone(),
+            snapshot_seq: d.snapshot_seq,
+            tail: d
+                .rows
+                .iter()
+                .map(|&i| &self.log[i])
+                .filter(|r| r.seq > d.snapshot_seq && r.hash.is_some())
+                .map(|r| r.bytes.clone())
+                .collect(),
+            version: d.version,
+        }
+    }
+
     /// Appends a log row at the next position; returns its index.
     fn append(&mut self, doc: &str, hash: Option<ChangeHash>, bytes: Vec<u8>) -> usize {
         let seq = self.log.last().map_or(0, |r| r.seq) + 1;
@@ -148,19 +165,7 @@ impl SyncStorage for MemoryStorage {
 
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let inner = self.lock();
-        Ok(inner.docs.get(id).map(|d| StoredDoc {
-            kind: d.kind,
-            snapshot: d.snapshot.clone(),
-            snapshot_seq: d.snapshot_seq,
-            tail: d
-                .rows
-                .iter()
-                .map(|&i| &inner.log[i])
-                .filter(|r| r.seq > d.snapshot_seq && r.hash.is_some())
-                .map(|r| r.bytes.clone())
-                .collect(),
-            version: d.version,
-        }))
+        Ok(inner.docs.get(id).map(|d| inner.stored(d)))
     }
 
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>> {
@@ -305,16 +310,15 @@ impl SyncStorage for MemoryStorage {
                 page.cursor = row.seq;
                 continue;
             }
-            let changes: Vec<Vec<u8>> = match row.hash {
-                Some(_) => vec![row.bytes.clone()],
-                // A move marker: everything the document has, for devices that just gained it.
-                None => doc
-                    .rows
-                    .iter()
-                    .map(|&i| &inner.log[i])
-                    .filter(|r| r.hash.is_some())
-                    .map(|r| r.bytes.clone())
-                    .collect(),
+            // A move marker (the device may just have gained the document), or a document
+            // created after the cursor (the device has none of it): the whole document, as its
+            // snapshot and the changes after it.
+            let created = doc.rows.first().map_or(0, |&i| inner.log[i].seq);
+            let send_whole = row.hash.is_none() || created > cursor;
+            let changes: Vec<Vec<u8>> = if send_whole {
+                inner.stored(doc).into_chunks()
+            } else {
+                vec![row.bytes.clone()]
             };
             let bytes: usize = changes.iter().map(Vec::len).sum();
             if size > 0 && size + bytes > max_bytes {
@@ -330,7 +334,7 @@ impl SyncStorage for MemoryStorage {
                 });
                 page.docs.len() - 1
             });
-            if row.hash.is_none() {
+            if send_whole {
                 whole.insert(row.doc.as_str());
                 page.docs[i].changes = changes;
             } else {

@@ -68,6 +68,17 @@ pub struct StoredDoc {
 }
 
 impl StoredDoc {
+    /// The whole document as automerge chunks for a pull: the snapshot (a saved document),
+    /// if any, then the changes after it.
+    pub fn into_chunks(self) -> Vec<Vec<u8>> {
+        let mut chunks = Vec::with_capacity(self.tail.len() + 1);
+        if !self.snapshot.is_empty() {
+            chunks.push(self.snapshot);
+        }
+        chunks.extend(self.tail);
+        chunks
+    }
+
     /// The whole document: the snapshot with the tail applied.
     pub fn to_automerge(&self, id: &str) -> Result<AutoCommit> {
         let mut doc = if self.snapshot.is_empty() {

@@ -19,7 +19,7 @@ use automerge::ChangeHash;
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::DocChanges;
 use firegrid_core::{Error, Result};
-use postgres::{IsolationLevel, Transaction};
+use postgres::{GenericClient, IsolationLevel, Transaction};
 
 use super::{
     CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
@@ -27,7 +27,10 @@ use super::{
 use crate::pg::{PgPool, backend};
 
 /// Migrations of the sync tables, in order.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/001_sync_log.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/001_sync_log.sql"),
+    include_str!("../../migrations/postgres/002_created_seq.sql"),
+];
 
 /// Rows fetched per round trip while a pull pages through the log.
 const FETCH_ROWS: i32 = 512;
@@ -36,7 +39,7 @@ const FETCH_ROWS: i32 = 512;
 /// street-wide documents are visible; `$3` the communities whose community-wide documents are
 /// visible; `$4`/`$5` the visible (community, grid) pairs.
 const PULL_SQL: &str = "
-    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes
+    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes, d.created_seq
     FROM change_log AS l JOIN doc AS d ON d.id = l.doc_id
     WHERE l.seq > $1
       AND CASE
@@ -87,6 +90,35 @@ fn scope_from_columns(
             "a document's scope columns are inconsistent".into(),
         )),
     }
+}
+
+/// A document as stored: its row and the changes logged after its snapshot, in one statement.
+fn read_doc(client: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
+    let row = client
+        .query_opt(
+            "SELECT d.kind, d.bytes, d.snapshot_seq, d.version,
+                    coalesce((SELECT array_agg(l.bytes ORDER BY l.seq) FROM change_log AS l
+                              WHERE l.doc_id = d.id AND l.seq > d.snapshot_seq
+                                AND length(l.bytes) > 0),
+                             '{}'::bytea[])
+             FROM doc AS d WHERE d.id = $1",
+            &[&id],
+        )
+        .map_err(backend)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let kind: String = row.get(0);
+    let kind = kind
+        .parse()
+        .map_err(|_| Error::corrupt(id, "unknown record kind"))?;
+    Ok(Some(StoredDoc {
+        kind,
+        snapshot: row.get(1),
+        snapshot_seq: to_u64(row.get(2)),
+        version: to_u64(row.get(3)),
+        tail: row.get(4),
+    }))
 }
 
 /// Gives `w.doc` and the documents whose parent it is the scope `w.scope`, each with a move
@@ -261,31 +293,7 @@ impl SyncStorage for PgStorage {
     /// The document row and its tail in one statement (one snapshot).
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
         let mut conn = self.pool.get().map_err(backend)?;
-        let row = conn
-            .query_opt(
-                "SELECT d.kind, d.bytes, d.snapshot_seq, d.version,
-                        coalesce((SELECT array_agg(l.bytes ORDER BY l.seq) FROM change_log AS l
-                                  WHERE l.doc_id = d.id AND l.seq > d.snapshot_seq
-                                    AND length(l.bytes) > 0),
-                                 '{}'::bytea[])
-                 FROM doc AS d WHERE d.id = $1",
-                &[&id],
-            )
-            .map_err(backend)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let kind: String = row.get(0);
-        let kind = kind
-            .parse()
-            .map_err(|_| Error::corrupt(id, "unknown record kind"))?;
-        Ok(Some(StoredDoc {
-            kind,
-            snapshot: row.get(1),
-            snapshot_seq: to_u64(row.get(2)),
-            version: to_u64(row.get(3)),
-            tail: row.get(4),
-        }))
+        read_doc(&mut *conn, id)
     }
 
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>> {
@@ -363,15 +371,17 @@ impl SyncStorage for PgStorage {
         let (mut d_id, mut d_kind, mut d_comm, mut d_grid, mut d_street, mut d_ver) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         let mut d_parent: Vec<Option<&str>> = vec![];
+        let mut d_first: Vec<i64> = vec![];
         let mut moved: Vec<&DocWrite> = vec![];
         for w in writes {
-            let mut last = None;
+            let (mut first, mut last) = (None, None);
             for (hash, raw) in &w.changes {
                 if !stored.insert(hash.as_ref().to_vec()) {
                     continue; // already stored, or twice in this request
                 }
                 next += 1;
                 last = Some(next);
+                first = first.or(last);
                 seqs.push(next);
                 docs.push(w.doc.as_str());
                 hs.push(hash.as_ref());
@@ -393,6 +403,7 @@ impl SyncStorage for PgStorage {
             d_street.push(is_street);
             d_ver.push(last.unwrap_or(0));
             d_parent.push(w.parent.as_deref());
+            d_first.push(first.unwrap_or(0));
             if current.get(&w.doc).is_some_and(|(_, old)| *old != w.scope) {
                 moved.push(w);
             }
@@ -408,16 +419,17 @@ impl SyncStorage for PgStorage {
         }
         if !d_id.is_empty() {
             tx.execute(
-                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, parent)
-                 SELECT i, k, ''::bytea, c, g, s, v, p
+                "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, parent,
+                                 created_seq)
+                 SELECT i, k, ''::bytea, c, g, s, v, p, f
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                             $6::bigint[], $7::text[]) AS t(i, k, c, g, s, v, p)
+                             $6::bigint[], $7::text[], $8::bigint[]) AS t(i, k, c, g, s, v, p, f)
                  ON CONFLICT (id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = greatest(doc.version, excluded.version),
                      parent = excluded.parent",
                 &[
-                    &d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver, &d_parent,
+                    &d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver, &d_parent, &d_first,
                 ],
             )
             .map_err(backend)?;
@@ -514,18 +526,14 @@ impl SyncStorage for PgStorage {
                         continue;
                     }
                     let bytes: &[u8] = row.get(4);
-                    let changes: Vec<Vec<u8>> = if bytes.is_empty() {
-                        // A move marker: everything the document has, for devices that just
-                        // gained it.
-                        tx.query(
-                            "SELECT bytes FROM change_log
-                             WHERE doc_id = $1 AND length(bytes) > 0 ORDER BY seq",
-                            &[&doc],
-                        )
-                        .map_err(backend)?
-                        .iter()
-                        .map(|r| r.get(0))
-                        .collect()
+                    // A move marker (the device may just have gained the document), or a
+                    // document created after the cursor (the device has none of it): the whole
+                    // document, as its snapshot and the changes after it.
+                    let send_whole = bytes.is_empty() || row.get::<_, i64>(5) > after;
+                    let changes: Vec<Vec<u8>> = if send_whole {
+                        read_doc(tx, doc)?
+                            .map(StoredDoc::into_chunks)
+                            .unwrap_or_default()
                     } else {
                         vec![bytes.to_vec()]
                     };
@@ -548,7 +556,7 @@ impl SyncStorage for PgStorage {
                             page.docs.len() - 1
                         }
                     };
-                    if bytes.is_empty() {
+                    if send_whole {
                         whole.insert(doc.to_string());
                         page.docs[i].changes = changes;
                     } else {

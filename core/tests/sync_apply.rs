@@ -182,3 +182,29 @@ fn a_document_sent_whole_is_loaded_merged_or_quarantined() {
     assert_eq!(quarantined(&path).len(), 1);
     store.verify().unwrap();
 }
+
+/// Sync settles received changes from a record's stored heads alone, so `verify` checks that
+/// they are the document's.
+#[test]
+fn verify_reports_stored_heads_that_differ_from_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let store = Store::open(&path).unwrap();
+    store.import_fixtures(&fixtures()).unwrap();
+    store.verify().unwrap();
+    drop(store);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "UPDATE record SET heads = 'ab' WHERE rowid = (SELECT min(rowid) FROM record)",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let store = Store::open(&path).unwrap();
+    match store.verify() {
+        Err(firegrid_core::Error::CorruptRecord { problem, .. }) => {
+            assert!(problem.contains("heads"), "{problem}");
+        }
+        other => panic!("expected a corrupt record, got {other:?}"),
+    }
+}

@@ -280,7 +280,7 @@ pub(crate) fn reindex_all(tx: &Transaction<'_>) -> Result<u64> {
         tx.execute(&format!("DELETE FROM {table}"), [])?;
     }
     let mut n = 0;
-    for_each_record(tx, |kind, id, doc| {
+    for_each_record(tx, |kind, id, doc, _| {
         materialize(tx, kind, id, doc)?;
         n += 1;
         Ok(())
@@ -288,21 +288,23 @@ pub(crate) fn reindex_all(tx: &Transaction<'_>) -> Result<u64> {
     Ok(n)
 }
 
+/// Calls `f` with every record's kind, id, loaded document and stored `heads` column.
 fn for_each_record(
     tx: &Transaction<'_>,
-    mut f: impl FnMut(RecordKind, &str, &AutoCommit) -> Result<()>,
+    mut f: impl FnMut(RecordKind, &str, &mut AutoCommit, &str) -> Result<()>,
 ) -> Result<()> {
-    let mut stmt = tx.prepare("SELECT id, kind, doc FROM record ORDER BY rowid")?;
+    let mut stmt = tx.prepare("SELECT id, kind, doc, heads FROM record ORDER BY rowid")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let id: String = row.get(0)?;
         let kind: String = row.get(1)?;
         let bytes: Vec<u8> = row.get(2)?;
+        let heads: String = row.get(3)?;
         let kind: RecordKind = kind
             .parse()
             .map_err(|_| Error::corrupt(&id, format!("unknown record kind {kind:?}")))?;
-        let doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&id, e))?;
-        f(kind, &id, &doc)?;
+        let mut doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&id, e))?;
+        f(kind, &id, &mut doc, &heads)?;
     }
     Ok(())
 }
@@ -312,7 +314,14 @@ fn for_each_record(
 /// comparison by re-deriving the rows in a temporary in-memory copy.
 pub(crate) fn verify_all(tx: &Transaction<'_>) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    for_each_record(tx, |kind, id, doc| {
+    for_each_record(tx, |kind, id, doc, heads| {
+        // Sync decides from these stored heads alone that received changes are already held.
+        if record::heads_text(doc) != heads {
+            return Err(Error::corrupt(
+                id,
+                "the stored heads differ from the document's",
+            ));
+        }
         verify_one(tx, kind, id, doc)?;
         report.records += 1;
         Ok(())

@@ -8,10 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 use automerge::ChangeHash;
 use firegrid_core::Result;
 use firegrid_core::store::RecordKind;
-use firegrid_core::sync::protocol::DocChanges;
 
 use super::{
-    CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
+    CommitOutcome, DocScope, DocWrite, PageBuilder, PullPage, Snapshot, StoredDoc, SyncStorage,
+    seed_document,
 };
 
 /// One log entry: a change, or a scope-move marker (no hash, empty bytes).
@@ -292,56 +292,32 @@ impl SyncStorage for MemoryStorage {
     ) -> Result<PullPage> {
         let inner = self.lock();
         let start = inner.log.partition_point(|r| r.seq <= cursor);
-        let mut page = PullPage {
-            cursor,
-            ..Default::default()
-        };
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        // Documents whose whole history is in this page already (a move marker was met).
-        let mut whole: HashSet<&str> = HashSet::new();
-        let mut size = 0usize;
+        let mut page = PageBuilder::new(cursor, max_bytes);
         for row in &inner.log[start..] {
             let Some(doc) = inner.docs.get(&row.doc) else {
-                page.cursor = row.seq;
+                page.skip(row.seq);
                 continue;
             };
             let excluded = row.hash.is_some_and(|h| exclude.contains(&h));
-            if !visible(&doc.scope) || excluded || whole.contains(row.doc.as_str()) {
-                page.cursor = row.seq;
+            if !visible(&doc.scope) || excluded || page.has_whole(&row.doc) {
+                page.skip(row.seq);
                 continue;
             }
             // A move marker (the device may just have gained the document), or a document
             // created after the cursor (the device has none of it): the whole document, as its
             // snapshot and the changes after it.
             let created = doc.rows.first().map_or(0, |&i| inner.log[i].seq);
-            let send_whole = row.hash.is_none() || created > cursor;
-            let changes: Vec<Vec<u8>> = if send_whole {
+            let whole = row.hash.is_none() || created > cursor;
+            let chunks = if whole {
                 inner.stored(doc).into_chunks()
             } else {
                 vec![row.bytes.clone()]
             };
-            let bytes: usize = changes.iter().map(Vec::len).sum();
-            if size > 0 && size + bytes > max_bytes {
-                page.more = true;
+            if !page.add(row.seq, &row.doc, doc.kind.as_str(), chunks, whole) {
                 break;
             }
-            size += bytes + 8 * changes.len();
-            let i = *index.entry(row.doc.as_str()).or_insert_with(|| {
-                page.docs.push(DocChanges {
-                    doc: row.doc.clone(),
-                    kind: doc.kind.as_str().to_string(),
-                    changes: Vec::new(),
-                });
-                page.docs.len() - 1
-            });
-            if send_whole {
-                whole.insert(row.doc.as_str());
-                page.docs[i].changes = changes;
-            } else {
-                page.docs[i].changes.extend(changes);
-            }
-            page.cursor = row.seq;
         }
-        Ok(page)
+        let last = inner.log.last().map_or(0, |r| r.seq);
+        Ok(page.finish(last))
     }
 }

@@ -150,6 +150,90 @@ pub struct PullPage {
     pub more: bool,
 }
 
+/// Builds one pull page by the same rules in every store: changes grouped by document in log
+/// order under about `max_bytes`; a document sent whole (a move marker, or created after the
+/// cursor) replaces what the page holds of it and its later rows are skipped; when the page
+/// fills up, the cursor stops just before the first row left out, otherwise it reaches the end
+/// of the log.
+#[derive(Debug)]
+pub struct PageBuilder {
+    page: PullPage,
+    index: std::collections::HashMap<String, usize>,
+    whole: HashSet<String>,
+    size: usize,
+    max_bytes: usize,
+}
+
+impl PageBuilder {
+    /// An empty page after `cursor`.
+    pub fn new(cursor: u64, max_bytes: usize) -> PageBuilder {
+        PageBuilder {
+            page: PullPage {
+                cursor,
+                ..Default::default()
+            },
+            index: Default::default(),
+            whole: HashSet::new(),
+            size: 0,
+            max_bytes,
+        }
+    }
+
+    /// Whether `doc` is in the page whole already (its later rows add nothing).
+    pub fn has_whole(&self, doc: &str) -> bool {
+        self.whole.contains(doc)
+    }
+
+    /// Passes over a row that is not sent (invisible, excluded, or already in a whole document).
+    pub fn skip(&mut self, seq: u64) {
+        self.page.cursor = seq;
+    }
+
+    /// Adds the row at `seq`: `chunks` of `doc`, its whole history if `whole`. Returns `false`
+    /// (the page is full, nothing added) when they do not fit and the page is not empty.
+    pub fn add(
+        &mut self,
+        seq: u64,
+        doc: &str,
+        kind: &str,
+        chunks: Vec<Vec<u8>>,
+        whole: bool,
+    ) -> bool {
+        let len: usize = chunks.iter().map(Vec::len).sum();
+        if self.size > 0 && self.size + len > self.max_bytes {
+            self.page.more = true;
+            self.page.cursor = seq - 1;
+            return false;
+        }
+        self.size += len + 8 * chunks.len();
+        let page = &mut self.page;
+        let i = *self.index.entry(doc.to_string()).or_insert_with(|| {
+            page.docs.push(DocChanges {
+                doc: doc.to_string(),
+                kind: kind.to_string(),
+                changes: Vec::new(),
+            });
+            page.docs.len() - 1
+        });
+        if whole {
+            self.whole.insert(doc.to_string());
+            page.docs[i].changes = chunks;
+        } else {
+            page.docs[i].changes.extend(chunks);
+        }
+        page.cursor = seq;
+        true
+    }
+
+    /// The page; when it is not full, its cursor is the end of the log (`last`).
+    pub fn finish(mut self, last: u64) -> PullPage {
+        if !self.page.more {
+            self.page.cursor = self.page.cursor.max(last);
+        }
+        self.page
+    }
+}
+
 /// What the sync engine needs from a store (embedded SQLite, PostgreSQL, or memory in tests).
 /// `commit` must be durable when it returns, all or nothing, refuse a write whose `base` is
 /// not the document's stored version (no lost update), and give every stored change a log

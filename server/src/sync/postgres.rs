@@ -17,12 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use automerge::ChangeHash;
 use firegrid_core::store::RecordKind;
-use firegrid_core::sync::protocol::DocChanges;
 use firegrid_core::{Error, Result};
 use postgres::{GenericClient, IsolationLevel, Transaction};
 
 use super::{
-    CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
+    CommitOutcome, DocScope, DocWrite, PageBuilder, PullPage, Snapshot, StoredDoc, SyncStorage,
+    seed_document,
 };
 use crate::pg::{PgPool, backend};
 
@@ -500,76 +500,44 @@ impl SyncStorage for PgStorage {
                 .query_one("SELECT coalesce(max(seq), 0)::bigint FROM change_log", &[])
                 .map_err(backend)?
                 .get(0);
-            let mut page = PullPage {
-                cursor,
-                ..Default::default()
-            };
-            let mut index: HashMap<String, usize> = HashMap::new();
-            // Documents whose whole history is in this page already (a move marker was met).
-            let mut whole: HashSet<String> = HashSet::new();
-            let mut size = 0usize;
+            let mut page = PageBuilder::new(cursor, max_bytes);
             let portal = tx
                 .bind(PULL_SQL, &[&after, &street, &communities, &pair_c, &pair_g])
                 .map_err(backend)?;
-            loop {
+            'fetch: loop {
                 let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(backend)?;
-                let fetched = rows.len();
                 for row in &rows {
                     let seq = to_u64(row.get::<_, i64>(0));
                     let doc: &str = row.get(1);
                     let hash: &[u8] = row.get(2);
-                    if whole.contains(doc)
+                    if page.has_whole(doc)
                         || (!exclude.is_empty()
                             && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h)))
                     {
-                        page.cursor = seq;
+                        page.skip(seq);
                         continue;
                     }
                     let bytes: &[u8] = row.get(4);
                     // A move marker (the device may just have gained the document), or a
                     // document created after the cursor (the device has none of it): the whole
                     // document, as its snapshot and the changes after it.
-                    let send_whole = bytes.is_empty() || row.get::<_, i64>(5) > after;
-                    let changes: Vec<Vec<u8>> = if send_whole {
+                    let whole = bytes.is_empty() || row.get::<_, i64>(5) > after;
+                    let chunks = if whole {
                         read_doc(tx, doc)?
                             .map(StoredDoc::into_chunks)
                             .unwrap_or_default()
                     } else {
                         vec![bytes.to_vec()]
                     };
-                    let len: usize = changes.iter().map(Vec::len).sum();
-                    if size > 0 && size + len > max_bytes {
-                        page.more = true;
-                        page.cursor = seq - 1;
-                        return Ok(page);
+                    if !page.add(seq, doc, row.get(3), chunks, whole) {
+                        break 'fetch;
                     }
-                    size += len + 8 * changes.len();
-                    let i = match index.get(doc) {
-                        Some(&i) => i,
-                        None => {
-                            page.docs.push(DocChanges {
-                                doc: doc.to_string(),
-                                kind: row.get(3),
-                                changes: Vec::new(),
-                            });
-                            index.insert(doc.to_string(), page.docs.len() - 1);
-                            page.docs.len() - 1
-                        }
-                    };
-                    if send_whole {
-                        whole.insert(doc.to_string());
-                        page.docs[i].changes = changes;
-                    } else {
-                        page.docs[i].changes.extend(changes);
-                    }
-                    page.cursor = seq;
                 }
-                if fetched < FETCH_ROWS as usize {
+                if rows.len() < FETCH_ROWS as usize {
                     break;
                 }
             }
-            page.cursor = page.cursor.max(to_u64(last));
-            Ok(page)
+            Ok(page.finish(to_u64(last)))
         })
     }
 }

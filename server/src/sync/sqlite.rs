@@ -8,7 +8,7 @@
 //! records or work out scopes (the engine does), must never update or reorder a committed log
 //! row (only a restore replaces the history, with a new epoch), and does no network I/O.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -17,14 +17,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use automerge::ChangeHash;
 use firegrid_core::sqlite::{FileKind, check_identity, classify_open_error, configure, migrate_to};
 use firegrid_core::store::RecordKind;
-use firegrid_core::sync::protocol::DocChanges;
 use firegrid_core::{Error, Result};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
 };
 
 use super::{
-    CommitOutcome, DocScope, DocWrite, PullPage, Snapshot, StoredDoc, SyncStorage, seed_document,
+    CommitOutcome, DocScope, DocWrite, PageBuilder, PullPage, Snapshot, StoredDoc, SyncStorage,
+    seed_document,
 };
 
 /// `PRAGMA application_id` of a Firegrid server database: "FGSV" (a device store is "FGRD").
@@ -597,14 +597,7 @@ impl SyncStorage for SqliteStorage {
                 tx.query_row("SELECT coalesce(max(seq), 0) FROM change_log", [], |r| {
                     r.get(0)
                 })?;
-            let mut page = PullPage {
-                cursor,
-                ..Default::default()
-            };
-            let mut index: HashMap<String, usize> = HashMap::new();
-            // Documents whose whole history is in this page already (a move marker was met).
-            let mut whole: HashSet<String> = HashSet::new();
-            let mut size = 0usize;
+            let mut page = PageBuilder::new(cursor, max_bytes);
             let mut stmt = tx.prepare_cached(PULL_SQL)?;
             let mut rows = stmt.query(params![after, street, communities, grids])?;
             while let Some(row) = rows.next()? {
@@ -612,55 +605,31 @@ impl SyncStorage for SqliteStorage {
                     .map_err(|_| Error::Integrity("a log position is negative".into()))?;
                 let doc = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
                 let hash = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
-                if whole.contains(doc)
+                if page.has_whole(doc)
                     || (!exclude.is_empty()
                         && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h)))
                 {
-                    page.cursor = seq;
+                    page.skip(seq);
                     continue;
                 }
                 let bytes = row.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?;
                 // A move marker (the device may just have gained the document), or a document
                 // created after the cursor (the device has none of it): the whole document,
                 // as its snapshot and the changes after it.
-                let send_whole = bytes.is_empty() || row.get::<_, i64>(5)? > after;
-                let changes: Vec<Vec<u8>> = if send_whole {
+                let whole = bytes.is_empty() || row.get::<_, i64>(5)? > after;
+                let chunks = if whole {
                     read_doc(tx, doc)?
                         .map(StoredDoc::into_chunks)
                         .unwrap_or_default()
                 } else {
                     vec![bytes.to_vec()]
                 };
-                let len: usize = changes.iter().map(Vec::len).sum();
-                if size > 0 && size + len > max_bytes {
-                    page.more = true;
-                    page.cursor = seq - 1;
-                    return Ok(page);
+                let kind = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+                if !page.add(seq, doc, kind, chunks, whole) {
+                    break;
                 }
-                size += len + 8 * changes.len();
-                let i = match index.get(doc) {
-                    Some(&i) => i,
-                    None => {
-                        page.docs.push(DocChanges {
-                            doc: doc.to_string(),
-                            kind: row.get(3)?,
-                            changes: Vec::new(),
-                        });
-                        index.insert(doc.to_string(), page.docs.len() - 1);
-                        page.docs.len() - 1
-                    }
-                };
-                if send_whole {
-                    whole.insert(doc.to_string());
-                    page.docs[i].changes = changes;
-                } else {
-                    page.docs[i].changes.extend(changes);
-                }
-                page.cursor = seq;
             }
-            // Everything after the cursor was read or filtered out: the page ends with the log.
-            page.cursor = page.cursor.max(u64::try_from(last).unwrap_or(0));
-            Ok(page)
+            Ok(page.finish(u64::try_from(last).unwrap_or(0)))
         })
     }
 }

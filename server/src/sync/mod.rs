@@ -41,6 +41,31 @@ pub enum DocScope {
     },
 }
 
+impl DocScope {
+    /// As the `doc` table's columns in both database stores: `(community, grid, is_street)`.
+    pub fn columns(&self) -> (Option<&str>, Option<&str>, bool) {
+        match self {
+            DocScope::Street => (None, None, true),
+            DocScope::Area { community, grid } => (Some(community), grid.as_deref(), false),
+        }
+    }
+
+    /// From the `doc` table's columns (a CHECK constraint keeps them well formed).
+    pub fn from_columns(
+        community: Option<String>,
+        grid: Option<String>,
+        is_street: bool,
+    ) -> Result<DocScope> {
+        match (is_street, community, grid) {
+            (true, None, None) => Ok(DocScope::Street),
+            (false, Some(community), grid) => Ok(DocScope::Area { community, grid }),
+            _ => Err(Error::Integrity(
+                "a document's scope columns are inconsistent".into(),
+            )),
+        }
+    }
+}
+
 /// Who is asking: an authenticated user on a registered device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

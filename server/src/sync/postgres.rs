@@ -78,20 +78,6 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn scope_from_columns(
-    community: Option<String>,
-    grid: Option<String>,
-    is_street: bool,
-) -> Result<DocScope> {
-    match (is_street, community, grid) {
-        (true, None, None) => Ok(DocScope::Street),
-        (false, Some(community), grid) => Ok(DocScope::Area { community, grid }),
-        _ => Err(Error::Integrity(
-            "a document's scope columns are inconsistent".into(),
-        )),
-    }
-}
-
 /// A document as stored: its row and the changes logged after its snapshot, in one statement.
 fn read_doc(client: &mut impl GenericClient, id: &str) -> Result<Option<StoredDoc>> {
     let row = client
@@ -140,10 +126,7 @@ fn move_scope(
     {
         ids.push(r.get(0));
     }
-    let (community, grid, is_street) = match &w.scope {
-        DocScope::Street => (None, None, true),
-        DocScope::Area { community, grid } => (Some(community.as_str()), grid.as_deref(), false),
-    };
+    let (community, grid, is_street) = w.scope.columns();
     for id in ids {
         next += 1;
         let mut hash = [0u8; 32];
@@ -250,7 +233,7 @@ fn visible_scopes(
         .query("SELECT DISTINCT community, grid, is_street FROM doc", &[])
         .map_err(backend)?;
     for row in rows {
-        let scope = scope_from_columns(row.get(0), row.get(1), row.get(2))?;
+        let scope = DocScope::from_columns(row.get(0), row.get(1), row.get(2))?;
         if !visible(&scope) {
             continue;
         }
@@ -304,7 +287,7 @@ impl SyncStorage for PgStorage {
                 &[&id, &RecordKind::Premises.as_str()],
             )
             .map_err(backend)?;
-        row.map(|r| scope_from_columns(r.get(0), r.get(1), r.get(2)))
+        row.map(|r| DocScope::from_columns(r.get(0), r.get(1), r.get(2)))
             .transpose()
     }
 
@@ -346,7 +329,7 @@ impl SyncStorage for PgStorage {
             )
             .map_err(backend)?
         {
-            let scope = scope_from_columns(r.get(2), r.get(3), r.get(4))?;
+            let scope = DocScope::from_columns(r.get(2), r.get(3), r.get(4))?;
             current.insert(r.get(0), (r.get(1), scope));
         }
         for w in writes {
@@ -390,12 +373,7 @@ impl SyncStorage for PgStorage {
             if last.is_none() && w.base == 0 {
                 continue; // a new document with nothing new to store: no row for it
             }
-            let (community, grid, is_street) = match &w.scope {
-                DocScope::Street => (None, None, true),
-                DocScope::Area { community, grid } => {
-                    (Some(community.as_str()), grid.as_deref(), false)
-                }
-            };
+            let (community, grid, is_street) = w.scope.columns();
             d_id.push(w.doc.as_str());
             d_kind.push(w.kind.as_str());
             d_comm.push(community);

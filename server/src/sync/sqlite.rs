@@ -116,29 +116,6 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A scope as the `doc` table's columns: `(community, grid, is_street)`.
-fn scope_columns(scope: &DocScope) -> (Option<&str>, Option<&str>, bool) {
-    match scope {
-        DocScope::Street => (None, None, true),
-        DocScope::Area { community, grid } => (Some(community), grid.as_deref(), false),
-    }
-}
-
-/// A scope from the `doc` table's columns (the CHECK constraint keeps them well formed).
-fn scope_from_columns(
-    community: Option<String>,
-    grid: Option<String>,
-    is_street: bool,
-) -> Result<DocScope> {
-    match (is_street, community, grid) {
-        (true, None, None) => Ok(DocScope::Street),
-        (false, Some(community), grid) => Ok(DocScope::Area { community, grid }),
-        _ => Err(Error::Integrity(
-            "a document's scope columns are inconsistent".into(),
-        )),
-    }
-}
-
 /// The scopes a pull may return, as parameters `?2`–`?4` of [`PULL_SQL`]: `visible` is asked
 /// once per distinct scope in the store (a few hundred at most), not once per change.
 fn visible_scopes(
@@ -151,7 +128,7 @@ fn visible_scopes(
     let mut stmt = tx.prepare_cached("SELECT DISTINCT community, grid, is_street FROM doc")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let scope = scope_from_columns(row.get(0)?, row.get(1)?, row.get(2)?)?;
+        let scope = DocScope::from_columns(row.get(0)?, row.get(1)?, row.get(2)?)?;
         if !visible(&scope) {
             continue;
         }
@@ -220,7 +197,7 @@ fn move_scope(
             ids.push(id?);
         }
     }
-    let (community, grid, is_street) = scope_columns(scope);
+    let (community, grid, is_street) = scope.columns();
     let mut marker = tx.prepare_cached(
         "INSERT INTO change_log(doc_id, hash, device_id, received_ms, bytes)
          VALUES (?1, ?2, ?3, ?4, x'')",
@@ -447,7 +424,7 @@ impl SyncStorage for SqliteStorage {
                 })
                 .optional()?)
         })?;
-        row.map(|(community, grid, is_street)| scope_from_columns(community, grid, is_street))
+        row.map(|(community, grid, is_street)| DocScope::from_columns(community, grid, is_street))
             .transpose()
     }
 
@@ -496,7 +473,7 @@ impl SyncStorage for SqliteStorage {
                 }
                 before.push(
                     row.map(|(_, community, grid, is_street)| {
-                        scope_from_columns(community, grid, is_street)
+                        DocScope::from_columns(community, grid, is_street)
                     })
                     .transpose()?,
                 );
@@ -531,7 +508,7 @@ impl SyncStorage for SqliteStorage {
                 if last.is_none() && w.base == 0 {
                     continue; // a new document with nothing new to store: no row for it
                 }
-                let (community, grid, is_street) = scope_columns(&w.scope);
+                let (community, grid, is_street) = w.scope.columns();
                 save.execute(params![
                     w.doc,
                     w.kind.as_str(),

@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use automerge::ChangeHash;
 use firegrid_core::store::RecordKind;
@@ -62,12 +62,6 @@ impl std::fmt::Debug for PgStorage {
             .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -313,7 +307,8 @@ impl SyncStorage for PgStorage {
         if writes.is_empty() {
             return Ok(CommitOutcome::Committed);
         }
-        let received_ms = now_ms();
+        // The server's clock: the trusted receive time (D9).
+        let received_ms = firegrid_core::vocab::now_ms();
         let mut conn = self.pool.get().map_err(backend)?;
         let mut tx = conn.transaction().map_err(backend)?;
         let mut next: i64 = tx

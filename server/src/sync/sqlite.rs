@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use automerge::ChangeHash;
 use firegrid_core::sqlite::{FileKind, check_identity, classify_open_error, configure, migrate_to};
@@ -101,13 +100,6 @@ fn ensure_epoch(conn: &mut Connection) -> Result<()> {
     )?;
     tx.commit()?;
     Ok(())
-}
-
-/// The server's clock in milliseconds since the Unix epoch: the trusted receive time (D9).
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -455,7 +447,8 @@ impl SyncStorage for SqliteStorage {
         if writes.is_empty() {
             return Ok(CommitOutcome::Committed); // nothing to store: no transaction, no fsync
         }
-        let received_ms = now_ms();
+        // The server's clock: the trusted receive time (D9).
+        let received_ms = firegrid_core::vocab::now_ms();
         self.write(|tx| {
             let mut current = tx.prepare_cached(
                 "SELECT version, community, grid, is_street FROM doc WHERE id = ?1",

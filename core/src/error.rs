@@ -177,6 +177,36 @@ pub enum Error {
         /// Failed items that need a photo and have none.
         missing_photos: Vec<String>,
     },
+    /// A step of a hazard's closed loop cannot be taken in the case's current state (or lacks
+    /// its evidence): nothing was recorded.
+    #[error("hazard {hazard_id}: cannot record {action} while the case is {status}: {reason}")]
+    HazardTransition {
+        /// The hazard.
+        hazard_id: String,
+        /// The step asked for (an event kind, e.g. `verified`).
+        action: String,
+        /// The case's status.
+        status: String,
+        /// Why not (a `FlagReason`, e.g. `wrong_state`, `missing_evidence`, `duplicate`).
+        reason: String,
+    },
+    /// The photo is an image in a format the core cannot decode (HEIC/HEIF, AVIF, WebP, …).
+    /// The app should convert it to JPEG with the platform's codec (or capture JPEG) and retry.
+    #[error("unsupported format: {format}")]
+    UnsupportedFormat {
+        /// The format recognised, e.g. `HEIC`.
+        format: &'static str,
+    },
+    /// A file outside the database (a stored photo) could not be read or written. The message
+    /// names the action, never the path (paths can carry personal data).
+    #[error("file error while {action}: {source}")]
+    Io {
+        /// What was being done, e.g. `writing a photo`.
+        action: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -84,7 +84,10 @@ fn a_shop_inspection_with_a_failed_item_creates_a_hazard_draft() {
     assert_eq!(report.hazards.len(), 1);
 
     let hazard = store.hazard(&report.hazards[0]).unwrap();
-    assert_eq!(hazard.status(), HazardStatus::Discovered);
+    assert_eq!(
+        store.hazard_case(&hazard.id).unwrap().state.status,
+        HazardStatus::Discovered
+    );
     assert_eq!(hazard.premises, shop.id);
     assert_eq!(hazard.origin.item.as_deref(), Some(photo_item.id.as_str()));
     assert_eq!(hazard.origin.inspection.as_deref(), Some(insp.id.as_str()));
@@ -486,7 +489,10 @@ fn direct_reports_and_history_filters() {
             location: None,
         })
         .unwrap();
-    assert_eq!(h.status(), HazardStatus::Discovered);
+    assert_eq!(
+        store.hazard_case(&h.id).unwrap().state.status,
+        HazardStatus::Discovered
+    );
     assert_eq!(store.list_hazards(&shop.id).unwrap()[0].id, h.id);
     assert!(matches!(
         store.report_hazard(NewHazard {

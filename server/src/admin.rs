@@ -1,5 +1,6 @@
 //! Admin tasks on the server's data folder: users (create with a password from stdin, disable,
-//! enable), devices (revoke), and seeding the sample street with its sample accounts.
+//! enable), devices (revoke), seeding the sample street with its sample accounts, and
+//! exporting the hazard ledger as the whole street.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -160,6 +161,45 @@ fn seed_batch(
         crate::sync::seed_document(storage, id, *kind, bytes)?;
     }
     Ok(())
+}
+
+/// Exports the hazard ledger (see [`crate::ledger`]) as the whole street would see it, into
+/// `out` (written to a temporary file beside it, then renamed: never half a file). Returns
+/// what was exported.
+pub fn export_ledger(
+    data: &DataDir,
+    query: &crate::ledger::LedgerQuery,
+    format: crate::ledger::Format,
+    out: &Path,
+) -> Result<crate::ledger::Export, String> {
+    let storage = data.storage.as_ref();
+    let street = storage
+        .list_docs(RecordKind::Street)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .map_or_else(|| "street".to_string(), |(id, _)| id);
+    let viewer = User {
+        id: "firegrid-server".into(),
+        name: "firegrid-server ledger".into(),
+        role: Role::Admin,
+        scope: Scope::new(ScopeKind::Street, street),
+    };
+    let export = crate::ledger::export(storage, &viewer, query, format, now_ms())
+        .map_err(|e| e.to_string())?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| format!("{} is not a file name", out.display()))?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    let tmp = out.with_file_name(tmp_name);
+    std::fs::write(&tmp, &export.bytes)
+        .and_then(|()| std::fs::rename(&tmp, out))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", out.display())
+        })?;
+    Ok(export)
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf, String> {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod http;
+pub mod ledger;
 pub mod pg;
 pub mod sample_district;
 pub mod seed;

@@ -3,7 +3,7 @@
 //! Owns argument parsing and printing only; the work is done by `firegrid_core` and by the
 //! modules of this crate: `serve` runs the sync server (SQLite files in `--data-dir`, or
 //! PostgreSQL with `--db`), `user` and `device` manage accounts, `seed-sample` builds a seeded
-//! device store and `check-fixtures` validates the data.
+//! device store, `check-fixtures` validates the data and `ledger` exports the hazard ledger.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +14,7 @@ use std::io::Read as _;
 use std::net::SocketAddr;
 
 use firegrid_core::access::Role;
-use firegrid_server::{admin, sample_district, seed, serve};
+use firegrid_server::{admin, ledger, sample_district, seed, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +84,46 @@ enum Command {
         /// Fixtures folder (default: ./fixtures, else the one in the source tree).
         #[arg(long)]
         fixtures: Option<PathBuf>,
+    },
+    /// Export the hazard ledger (隐患台账) as the whole street: .xlsx (both tables) or one
+    /// table as CSV. Filters as the HTTP route's: dates are YYYY-MM-DD (Shanghai, inclusive).
+    Ledger {
+        /// Folder of the server's databases.
+        #[arg(long, default_value = "firegrid-server-data")]
+        data_dir: PathBuf,
+        /// PostgreSQL database (postgres://…) instead of the SQLite files.
+        #[arg(long)]
+        db: Option<String>,
+        /// File to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// xlsx or csv (default: csv when --out ends in .csv, else xlsx).
+        #[arg(long)]
+        format: Option<String>,
+        /// CSV only: cases (default) or events.
+        #[arg(long)]
+        table: Option<String>,
+        /// First day of the period, YYYY-MM-DD (cases with any event in the period).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of the period, YYYY-MM-DD, inclusive.
+        #[arg(long)]
+        to: Option<String>,
+        /// Community id, e.g. com.01.
+        #[arg(long)]
+        community: Option<String>,
+        /// residential, street_shop or large_site.
+        #[arg(long)]
+        category: Option<String>,
+        /// discovered, filed, dispatched, handled, verified or closed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Listed supervision in force: street or district.
+        #[arg(long)]
+        supervision: Option<String>,
+        /// Language of headers and labels: zh (default) or en.
+        #[arg(long)]
+        lang: Option<String>,
     },
     /// Regenerate the sample street (deterministic) into a folder.
     SampleDistrict {
@@ -201,6 +241,47 @@ fn run_user(action: UserAction, data_dir: PathBuf, db: Option<String>) -> Result
     Ok(())
 }
 
+fn run_ledger(
+    data_dir: &std::path::Path,
+    db: Option<&str>,
+    out: &std::path::Path,
+    format: Option<&str>,
+    query: &ledger::LedgerQuery,
+) -> Result<(), String> {
+    let format = match format {
+        Some(f) => ledger::Format::parse(f).map_err(|e| e.to_string())?,
+        None if out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+        {
+            ledger::Format::Csv
+        }
+        None => ledger::Format::Xlsx,
+    };
+    // Check the filters before opening (and maybe creating) the data folder.
+    query.filter().map_err(|e| e.to_string())?;
+    query.lang().map_err(|e| e.to_string())?;
+    query.table().map_err(|e| e.to_string())?;
+    if db.is_none() && !data_dir.join("sync.db").exists() {
+        return Err(format!("no server data in {}", data_dir.display()));
+    }
+    let data = admin::open_db(data_dir, db)?;
+    let export = admin::export_ledger(&data, query, format, out)?;
+    if export.skipped > 0 {
+        eprintln!(
+            "warning: {} hazard documents could not be read and are not in the ledger (see the log)",
+            export.skipped
+        );
+    }
+    println!(
+        "wrote {} cases and {} events to {}",
+        export.cases,
+        export.events,
+        out.display()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -248,6 +329,32 @@ fn main() -> ExitCode {
         Command::CheckFixtures { fixtures } => seed::check_fixtures(&seed::fixtures_dir(fixtures))
             .map(|report| print!("{report}"))
             .map_err(|e| e.to_string()),
+        Command::Ledger {
+            data_dir,
+            db,
+            out,
+            format,
+            table,
+            from,
+            to,
+            community,
+            category,
+            status,
+            supervision,
+            lang,
+        } => {
+            let query = ledger::LedgerQuery {
+                from,
+                to,
+                community,
+                category,
+                status,
+                supervision,
+                lang,
+                table,
+            };
+            run_ledger(&data_dir, db.as_deref(), &out, format.as_deref(), &query)
+        }
         Command::SampleDistrict { out, seed } => sample_district::write_to(&out, seed)
             .map(|n| println!("wrote {n} files to {}", out.display()))
             .map_err(|e| e.to_string()),

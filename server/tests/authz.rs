@@ -272,14 +272,15 @@ fn place_of(
 }
 
 /// Whether `user` may see a document lying at `place`: street-wide data everyone; area data
-/// by grid, community, or the communities the user's micro station serves; the street office,
-/// admins and departments everything.
+/// by grid, community, or the communities the user's micro station serves; the street office
+/// and admins everything; departments every premises and its records, but no resident.
 fn sees(district: &District, user: &User, place: &DocScope) -> bool {
     let DocScope::Area { community, grid } = place else {
         return true;
     };
     match user.scope.kind {
-        ScopeKind::Street | ScopeKind::Department => true,
+        ScopeKind::Street => true,
+        ScopeKind::Department => grid.is_some(),
         ScopeKind::Community => *community == user.scope.id,
         ScopeKind::Grid => grid.as_deref() == Some(user.scope.id.as_str()),
         ScopeKind::Station => district

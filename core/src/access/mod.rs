@@ -104,6 +104,32 @@ impl<'de> Deserialize<'de> for Scope {
     }
 }
 
+/// Where a premises (and every record at it) lies, as user scopes see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    /// Its community.
+    pub community: String,
+    /// Its grid.
+    pub grid: String,
+    /// The micro stations serving the community.
+    pub stations: Vec<String>,
+}
+
+impl Place {
+    /// Whether a user scope covers this place: the street, its community, its grid, or a
+    /// station serving its community. A department scope covers no area: departments act on
+    /// what is dispatched to them.
+    pub fn covered_by(&self, scope: &Scope) -> bool {
+        match scope.kind {
+            ScopeKind::Street => true,
+            ScopeKind::Community => scope.id == self.community,
+            ScopeKind::Grid => scope.id == self.grid,
+            ScopeKind::Station => self.stations.contains(&scope.id),
+            ScopeKind::Department => false,
+        }
+    }
+}
+
 /// A user as the device knows them (no credentials: those live on the server and in the
 /// platform keystore).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]

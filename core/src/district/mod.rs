@@ -34,6 +34,10 @@ pub struct Street {
     pub name: Localized,
     /// The district (区) above it.
     pub district: Localized,
+    /// The street's hazard rules (deadlines, recurrence, supervision); defaults when absent.
+    #[serde(default)]
+    #[autosurgeon(missing = "Option::default")]
+    pub hazard_rules: Option<crate::hazard::HazardRules>,
 }
 
 /// A community (居民区) and its neighbourhood committee.
@@ -245,6 +249,11 @@ pub fn load_dir(dir: &Path) -> Result<District> {
 
     let s: StreetFile = read_json(&street_path)?;
     check_format(&street_path, &s.format, STREET_FORMAT)?;
+    if let Some(rules) = &s.street.hazard_rules {
+        rules
+            .validate()
+            .map_err(|e| Error::fixture(&street_path, "street.hazard_rules", e.to_string()))?;
+    }
     let p: PremisesFile = read_json(&premises_path)?;
     check_format(&premises_path, &p.format, PREMISES_FORMAT)?;
     let r: KeyResidentsFile = read_json(&residents_path)?;

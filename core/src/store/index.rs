@@ -92,7 +92,10 @@ pub(crate) fn materialize(
 /// Writes the query rows of one hydrated record (replacing old rows).
 pub(crate) fn write_rows(tx: &Transaction<'_>, id: &str, record: &Hydrated) -> Result<()> {
     match record {
-        Hydrated::Street(s) => org_unit(tx, id, "street", None, &s.name),
+        Hydrated::Street(s) => {
+            org_unit(tx, id, "street", None, &s.name)?;
+            super::hazards::save_rules(tx, s.hazard_rules.as_ref())
+        }
         Hydrated::Community(c) => org_unit(tx, id, "community", None, &c.name),
         Hydrated::Grid(g) => org_unit(tx, id, "grid", Some(&g.community), &g.name),
         Hydrated::MicroStation(s) => {
@@ -244,21 +247,50 @@ pub(crate) fn answer_counts(
 }
 
 pub(crate) fn hazard_row(tx: &Transaction<'_>, id: &str, h: &Hazard) -> Result<()> {
+    let state = super::hazards::fold_case(tx, h)?;
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            String::new()
+        } else {
+            format!(",{},", items.join(","))
+        }
+    };
+    let ignored = state.flags.iter().filter(|f| f.reason.ignored()).count();
     tx.prepare_cached(
         "INSERT OR REPLACE INTO hazard(id, premises_id, inspection_id, item_id, status, severity,
-                                       title_zh, title_en, discovered_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                       title_zh, title_en, discovered_ms, mode, deadline_ms,
+                                       departments, reported, supervision, listing_target_ms,
+                                       recurrence, recurrence_of, elements, flags, closed_ms,
+                                       reopened)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19, ?20, ?21)",
     )?
     .execute(params![
         id,
         h.premises,
         h.origin.inspection,
         h.origin.item,
-        h.status().as_str(),
+        state.status.as_str(),
         h.severity.as_str(),
         h.title.zh,
         h.title.en,
-        h.events.first().map(|e| e.at_ms).unwrap_or_default()
+        state.discovered_ms,
+        state.mode.map(|m| m.as_str()),
+        state.deadline_ms,
+        list(&state.departments),
+        list(&state.reported),
+        state.listed().map(|l| l.as_str()),
+        state
+            .listing
+            .as_ref()
+            .filter(|l| l.delisted_ms.is_none())
+            .map(|l| l.target_ms),
+        h.recurrence,
+        h.recurrence_of,
+        list(&h.elements),
+        ignored as i64,
+        state.closed_ms,
+        state.reopened,
     ])?;
     Ok(())
 }
@@ -363,7 +395,8 @@ fn verify_one(tx: &Transaction<'_>, kind: RecordKind, id: &str, doc: &AutoCommit
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .map_err(|_| mismatch("no hazard row"))?;
-            if row != (h.premises.clone(), h.status().as_str().to_string()) {
+            let status = super::hazards::fold_case(tx, &h)?.status;
+            if row.0 != h.premises || row.1 != status.as_str() {
                 return Err(mismatch("hazard"));
             }
         }

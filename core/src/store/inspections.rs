@@ -227,8 +227,15 @@ impl Store {
                     note: answer.note.clone(),
                     photos: answer.photos.clone(),
                     location: location.or(inspection.start_location),
+                    elements: item.gb35181.clone(),
+                    recurrence: super::hazards::recurrence_for(
+                        tx,
+                        &inspection.premises,
+                        item_id,
+                        author.time_ms,
+                    )?,
                 };
-                let hazard = Hazard::discovered(finding, &user.id, &self.device_id, author.time_ms);
+                let hazard = Hazard::discovered(finding, &user, &self.device_id, author.time_ms);
                 super::hazards::create_hazard(tx, &author, &hazard, "discover")?;
                 hazards.push(hazard.id);
             }

@@ -13,6 +13,7 @@ pub const APPLICATION_ID: i64 = 0x4647_5244;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/001_initial.sql"),
     include_str!("../../migrations/002_sync_state.sql"),
+    include_str!("../../migrations/003_hazard_lifecycle.sql"),
 ];
 
 /// The schema version this code writes.

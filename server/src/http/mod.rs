@@ -4,15 +4,17 @@
 //!
 //! Routes: `GET /healthz`, `POST /v1/login`, `POST /v1/refresh`, `POST /v1/logout`,
 //! `POST /v1/sync` (binary, `application/octet-stream`), `GET /v1/docs/{id}` (the automerge
-//! document bytes, authorized like sync), `GET /openapi.json`.
+//! document bytes, authorized like sync), `GET /v1/ledger.xlsx` and `GET /v1/ledger.csv` (the
+//! hazard ledger, street office and administrators only; see `crate::ledger`),
+//! `GET /openapi.json`.
 
 mod limits;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use limits::RateLimiter;
 
 use crate::auth::{Accounts, AuthError};
+use crate::ledger::{self, LedgerError, LedgerQuery};
 use crate::sync::{Principal, SyncStorage, handle, may_read, scope_of};
 
 /// Requests per token per minute on `/v1/sync` and `/v1/docs`.
@@ -374,6 +377,72 @@ async fn document(
     .await
 }
 
+impl From<LedgerError> for AppError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Invalid { .. } | LedgerError::TooLarge { .. } => {
+                AppError::BadRequest(e.to_string())
+            }
+            LedgerError::Data(e) => AppError::from(e),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The hazard ledger as a file: the bearer's user must be the street office or an
+/// administrator; the query's filters are checked after that (see `crate::ledger`).
+async fn ledger_file(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LedgerQuery>, QueryRejection>,
+    format: ledger::Format,
+) -> Result<Response, AppError> {
+    blocking(move || {
+        let (who, _) = principal(&state, &headers)?;
+        if !ledger::may_export(who.user.role) {
+            return Err(AppError::Forbidden(
+                "only the street office and administrators export the ledger",
+            ));
+        }
+        let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let export = ledger::export(
+            state.storage.as_ref(),
+            &who.user,
+            &query,
+            format,
+            (state.now_ms)(),
+        )?;
+        tracing::info!(user = %who.user.id, cases = export.cases, events = export.events, "ledger exported");
+        let disposition = format!("attachment; filename=\"{}\"", export.file_name);
+        Ok((
+            [
+                (header::CONTENT_TYPE, export.content_type.to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+            export.bytes,
+        )
+            .into_response())
+    })
+    .await
+}
+
+async fn ledger_xlsx(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<LedgerQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    ledger_file(state, headers, query, ledger::Format::Xlsx).await
+}
+
+async fn ledger_csv(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<LedgerQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    ledger_file(state, headers, query, ledger::Format::Csv).await
+}
+
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
@@ -408,6 +477,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             post(sync).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
         )
         .route("/v1/docs/{id}", get(document))
+        .route("/v1/ledger.xlsx", get(ledger_xlsx))
+        .route("/v1/ledger.csv", get(ledger_csv))
         .fallback(not_found)
         .with_state(state)
 }

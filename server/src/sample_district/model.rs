@@ -46,6 +46,7 @@ pub(crate) struct Street {
     pub(crate) id: String,
     pub(crate) name: Text,
     pub(crate) district: Text,
+    pub(crate) hazard_rules: firegrid_core::hazard::HazardRules,
 }
 
 #[derive(Debug, Serialize)]

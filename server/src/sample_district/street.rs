@@ -154,6 +154,8 @@ pub(crate) fn generate(seed: u64, rng: &mut Rng, addresses: &mut Taken) -> (Stre
             id: STREET_ID.to_owned(),
             name: Text::new("真如镇街道", "Zhenru Street"),
             district: Text::new("普陀区", "Putuo District"),
+            // Written out so the sample shows every rule a street can set.
+            hazard_rules: firegrid_core::hazard::HazardRules::default(),
         },
         communities,
         grids,

@@ -190,6 +190,18 @@ impl SyncStorage for MemoryStorage {
         }
     }
 
+    fn list_docs(&self, kind: RecordKind) -> Result<Vec<(String, DocScope)>> {
+        let mut out: Vec<(String, DocScope)> = self
+            .lock()
+            .docs
+            .iter()
+            .filter(|(_, d)| d.kind == kind)
+            .map(|(id, d)| (id.clone(), d.scope.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     fn commit(&self, _device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome> {
         let mut inner = self.lock();
         for w in writes {

@@ -12,10 +12,10 @@ pub mod memory;
 pub mod postgres;
 pub mod sqlite;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
-use firegrid_core::access::{Role, Scope, ScopeKind, User};
+use firegrid_core::access::{Place, Role, Scope, ScopeKind, User};
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::{
     DocChanges, MAX_MESSAGE_BYTES, PushAck, PushOutcome, RefusalReason, SyncRequest, SyncResponse,
@@ -282,6 +282,9 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>>;
     /// The communities a micro station serves.
     fn station_communities(&self, station: &str) -> Result<Vec<String>>;
+    /// Every stored document of one kind, as its id and scope, ordered by id (exports such as
+    /// the ledger filter on the scope before they load a document).
+    fn list_docs(&self, kind: RecordKind) -> Result<Vec<(String, DocScope)>>;
     /// Stores the writes durably, in one transaction, unless one is stale.
     fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome>;
     /// Up to `limit` documents whose snapshot is behind their version.
@@ -339,7 +342,9 @@ pub fn may_read(storage: &dyn SyncStorage, user: &User, scope: &DocScope) -> Res
 pub fn role_may_write(role: Role, kind: RecordKind) -> bool {
     match kind {
         RecordKind::Inspection => role.may_inspect(),
-        RecordKind::Hazard => role.may_report_hazard(),
+        // Departments append their reports to hazards dispatched to them; who may append
+        // which event is checked event by event (check_hazard_events).
+        RecordKind::Hazard => true,
         RecordKind::Premises => matches!(role, Role::StreetOffice | Role::Admin),
         _ => role == Role::Admin,
     }
@@ -539,6 +544,11 @@ fn judge(
         .iter()
         .map(|c| (c.hash(), c.raw_bytes().to_vec()))
         .collect();
+    let hazard_before = if kind == RecordKind::Hazard && !doc.get_heads().is_empty() {
+        autosurgeon::hydrate::<_, firegrid_core::hazard::Hazard>(&*doc).ok()
+    } else {
+        None
+    };
     if doc.apply_changes(new).is_err() {
         return refuse(RefusalReason::Invalid);
     }
@@ -554,6 +564,11 @@ fn judge(
     if !viewer.sees(&scope) {
         return refuse(RefusalReason::Forbidden);
     }
+    if kind == RecordKind::Hazard
+        && !check_hazard_events(storage, who, hazard_before.as_ref(), doc, &scope)?
+    {
+        return refuse(RefusalReason::Forbidden);
+    }
     Ok(Ok(Some(DocWrite {
         doc: push.doc.clone(),
         kind,
@@ -562,6 +577,92 @@ fn judge(
         base,
         changes: writes,
     })))
+}
+
+/// The closed loop's rules at sync: a hazard's history is append-only (no stored event
+/// changed or removed, the premises unchanged), every new event is the pushing user's own
+/// (their id, role and scope as the server knows them now) and from the pushing device, and
+/// the fold, run here as on every device, does not find it unauthorized (a role not allowed
+/// the step, outside the scope, not dispatched to the department, verifying one's own fix).
+/// Events that merely lost to a concurrent one are accepted: they stay in the history, flagged.
+fn check_hazard_events(
+    storage: &dyn SyncStorage,
+    who: &Principal,
+    before: Option<&firegrid_core::hazard::Hazard>,
+    doc: &AutoCommit,
+    scope: &DocScope,
+) -> Result<bool> {
+    use firegrid_core::hazard::{FoldContext, Hazard, HazardEventKind, fold, may};
+    let Ok(after) = autosurgeon::hydrate::<_, Hazard>(doc) else {
+        return Ok(false);
+    };
+    let old: HashMap<&str, &firegrid_core::hazard::HazardEvent> = before
+        .map(|b| b.events.iter().map(|e| (e.id.as_str(), e)).collect())
+        .unwrap_or_default();
+    if let Some(b) = before {
+        if b.premises != after.premises {
+            return Ok(false);
+        }
+        let kept = b
+            .events
+            .iter()
+            .all(|e| after.events.iter().any(|a| a.id == e.id && a == e));
+        if !kept {
+            return Ok(false);
+        }
+    }
+    let same_device =
+        |d: &str| device_prefix(d).is_some() && device_prefix(d) == device_prefix(&who.device_id);
+    let new: Vec<&firegrid_core::hazard::HazardEvent> = after
+        .events
+        .iter()
+        .filter(|e| !old.contains_key(e.id.as_str()))
+        .collect();
+    for e in &new {
+        let own = e.by == who.user.id
+            && e.role == Some(who.user.role)
+            && e.scope.as_ref() == Some(&who.user.scope)
+            && same_device(&e.device);
+        if !own || !may(who.user.role, e.kind) {
+            return Ok(false);
+        }
+        if e.kind == HazardEventKind::Discovered && before.is_some() {
+            return Ok(false);
+        }
+    }
+    // Which scopes cover the case's place, as the devices judge it.
+    let (community, grid) = match scope {
+        DocScope::Area { community, grid } => (community.clone(), grid.clone()),
+        DocScope::Street => return Ok(false),
+    };
+    let mut place = Place {
+        community,
+        grid: grid.unwrap_or_default(),
+        stations: Vec::new(),
+    };
+    for e in &after.events {
+        if let Some(s) = e.scope.as_ref().filter(|s| s.kind == ScopeKind::Station)
+            && !place.stations.contains(&s.id)
+            && storage
+                .station_communities(&s.id)?
+                .contains(&place.community)
+        {
+            place.stations.push(s.id.clone());
+        }
+    }
+    let covers = |s: &Scope| place.covered_by(s);
+    let state = fold(
+        &after,
+        &FoldContext {
+            covers: &covers,
+            far_m: f64::MAX,
+        },
+    );
+    Ok(new.iter().all(|e| {
+        state
+            .flag_of(&e.id)
+            .is_none_or(|f| !f.reason.unauthorized())
+    }))
 }
 
 /// Handles one sync request: every push checked, the accepted ones committed durably, then
@@ -705,7 +806,10 @@ fn visible_to(user: &Scope, station_communities: &[String], scope: &DocScope) ->
         return true;
     };
     match user.kind {
-        ScopeKind::Street | ScopeKind::Department => true,
+        ScopeKind::Street => true,
+        // Departments act on premises and their cases anywhere in the street, never on the
+        // residents' records (the only area data without a grid).
+        ScopeKind::Department => grid.is_some(),
         ScopeKind::Community => *community == user.id,
         ScopeKind::Grid => grid.as_deref() == Some(user.id.as_str()),
         ScopeKind::Station => station_communities.contains(community),

@@ -420,6 +420,25 @@ impl SyncStorage for PgStorage {
         Ok(CommitOutcome::Committed)
     }
 
+    fn list_docs(&self, kind: RecordKind) -> Result<Vec<(String, DocScope)>> {
+        let mut conn = self.pool.get().map_err(backend)?;
+        let rows = conn
+            .query(
+                "SELECT id, community, grid, is_street FROM doc WHERE kind = $1
+                 ORDER BY id COLLATE \"C\"",
+                &[&kind.as_str()],
+            )
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.get(0),
+                    DocScope::from_columns(r.get(1), r.get(2), r.get(3))?,
+                ))
+            })
+            .collect()
+    }
+
     fn dirty_docs(&self, limit: usize) -> Result<Vec<String>> {
         let mut conn = self.pool.get().map_err(backend)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

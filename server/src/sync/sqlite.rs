@@ -433,6 +433,21 @@ impl SyncStorage for SqliteStorage {
         }
     }
 
+    fn list_docs(&self, kind: RecordKind) -> Result<Vec<(String, DocScope)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, community, grid, is_street FROM doc WHERE kind = ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([kind.as_str()])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                let scope = DocScope::from_columns(row.get(1)?, row.get(2)?, row.get(3)?)?;
+                out.push((row.get(0)?, scope));
+            }
+            Ok(out)
+        })
+    }
+
     /// One IMMEDIATE transaction for all writes. First every write's `base` is compared with
     /// its document's version (any difference: nothing is written, [`CommitOutcome::Stale`]);
     /// then each change is appended unless its hash is already stored, and the document row

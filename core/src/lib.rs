@@ -12,6 +12,7 @@ mod error;
 mod fixture;
 pub mod hazard;
 pub mod inspection;
+pub mod photo;
 pub mod premises;
 pub mod sqlite;
 pub mod standard;

@@ -29,6 +29,9 @@ pub struct DataDir {
     pub storage: Arc<dyn SyncStorage>,
     /// Accounts.
     pub accounts: Arc<Accounts>,
+    /// Evidence-photo blobs (bytes under `<data dir>/blobs`); `None` when opened without a
+    /// data folder ([`open_pool`]).
+    pub blobs: Option<Arc<crate::blobs::BlobStore>>,
 }
 
 /// Opens (creating) `sync.db` and `accounts.db` in `dir`.
@@ -36,9 +39,12 @@ pub fn open(dir: &Path) -> Result<DataDir, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let storage = SqliteStorage::open(&dir.join("sync.db")).map_err(|e| e.to_string())?;
     let accounts = Accounts::open(&dir.join("accounts.db")).map_err(|e| e.to_string())?;
+    let blobs = crate::blobs::BlobStore::open_sqlite(&dir.join("blobs"), storage.path())
+        .map_err(|e| e.to_string())?;
     Ok(DataDir {
         storage: Arc::new(storage),
         accounts: Arc::new(accounts),
+        blobs: Some(Arc::new(blobs)),
     })
 }
 
@@ -56,6 +62,7 @@ pub fn open_pool(pool: Arc<PgPool>) -> Result<DataDir, String> {
     Ok(DataDir {
         storage: Arc::new(storage),
         accounts: Arc::new(accounts),
+        blobs: None,
     })
 }
 
@@ -64,7 +71,13 @@ pub fn open_db(dir: &Path, db: Option<&str>) -> Result<DataDir, String> {
     match db {
         None => open(dir),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            open_postgres(url)
+            // The blob bytes stay in `dir`, which every instance must share (crate::blobs).
+            let pool = Arc::new(PgPool::connect(url, crate::pg::DEFAULT_POOL_SIZE)?);
+            let mut data = open_pool(pool.clone())?;
+            let blobs = crate::blobs::BlobStore::open_postgres(&dir.join("blobs"), pool)
+                .map_err(|e| e.to_string())?;
+            data.blobs = Some(Arc::new(blobs));
+            Ok(data)
         }
         Some(_) => Err(
             "--db takes a postgres:// URL; leave it out to use SQLite files in --data-dir".into(),

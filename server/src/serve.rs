@@ -25,7 +25,9 @@ pub async fn serve(listen: SocketAddr, data: DataDir) -> Result<(), String> {
 
 /// Serves on a bound listener until a shutdown signal.
 pub async fn serve_on(listener: tokio::net::TcpListener, data: DataDir) -> Result<(), String> {
-    let state = Arc::new(AppState::new(data.storage.clone(), data.accounts.clone()));
+    let mut state = AppState::new(data.storage.clone(), data.accounts.clone());
+    state.blobs = data.blobs.clone();
+    let state = Arc::new(state);
     // Folds logged changes into document snapshots in the background; stops with the server.
     let _compactor = Compactor::spawn(data.storage.clone(), COMPACTION_IDLE);
     // Expired tokens are deleted hourly, so the token table does not only grow.

@@ -6,6 +6,7 @@
 //! `POST /v1/sync` (binary, `application/octet-stream`), `GET /v1/docs/{id}` (the automerge
 //! document bytes, authorized like sync), `GET /v1/ledger.xlsx` and `GET /v1/ledger.csv` (the
 //! hazard ledger, street office and administrators only; see `crate::ledger`),
+//! `HEAD`/`PUT`/`GET /v1/blobs/{sha256}` (evidence photos; see `crate::blobs`),
 //! `GET /openapi.json`.
 
 mod limits;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub logins: RateLimiter,
     /// The server's clock in ms (the trusted clock; replaceable in tests).
     pub now_ms: fn() -> i64,
+    /// Evidence-photo blobs (`/v1/blobs`); `None`: those routes answer 404.
+    pub blobs: Option<Arc<crate::blobs::BlobStore>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -66,6 +69,7 @@ impl AppState {
             requests: RateLimiter::per_minute(REQUESTS_PER_MINUTE),
             logins: RateLimiter::per_minute(LOGINS_PER_MINUTE),
             now_ms: firegrid_core::vocab::now_ms,
+            blobs: None,
         }
     }
 }
@@ -202,7 +206,7 @@ fn json_error(e: JsonRejection) -> AppError {
 }
 
 /// Runs blocking work (SQLite, argon2, automerge) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
     tokio::task::spawn_blocking(f)
@@ -223,7 +227,10 @@ fn current_user(storage: &dyn SyncStorage, user_id: &str) -> Result<User, AppErr
 }
 
 /// Checks the bearer token, the account, the device and the rate limit; returns who asks.
-fn principal(state: &AppState, headers: &HeaderMap) -> Result<(Principal, String), AppError> {
+pub(crate) fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, String), AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -479,6 +486,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/docs/{id}", get(document))
         .route("/v1/ledger.xlsx", get(ledger_xlsx))
         .route("/v1/ledger.csv", get(ledger_csv))
+        .merge(crate::blobs::routes::routes())
         .fallback(not_found)
         .with_state(state)
 }

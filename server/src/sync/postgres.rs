@@ -30,6 +30,7 @@ use crate::pg::{PgPool, backend};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/001_sync_log.sql"),
     include_str!("../../migrations/postgres/002_created_seq.sql"),
+    include_str!("../../migrations/postgres/003_blobs.sql"),
 ];
 
 /// Rows fetched per round trip while a pull pages through the log.

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/002_compaction.sql"),
     include_str!("../../migrations/003_scope_moves.sql"),
     include_str!("../../migrations/004_created_seq.sql"),
+    include_str!("../../migrations/005_blobs.sql"),
 ];
 
 /// What a server sync database file is.

@@ -630,7 +630,7 @@ impl Store {
                 &author,
                 kind.as_str(),
             )?;
-            index::hazard_row(tx, hazard_id, &hazard)?;
+            index::hazard_row_folded(tx, hazard_id, &hazard, &state)?;
             case_of(tx, hazard, state, author.time_ms)
         })
     }

@@ -248,6 +248,16 @@ pub(crate) fn answer_counts(
 
 pub(crate) fn hazard_row(tx: &Transaction<'_>, id: &str, h: &Hazard) -> Result<()> {
     let state = super::hazards::fold_case(tx, h)?;
+    hazard_row_folded(tx, id, h, &state)
+}
+
+/// [`hazard_row`] for a hazard whose case the caller has just folded (no second fold).
+pub(crate) fn hazard_row_folded(
+    tx: &Transaction<'_>,
+    id: &str,
+    h: &Hazard,
+    state: &crate::hazard::CaseState,
+) -> Result<()> {
     let list = |items: &[String]| {
         if items.is_empty() {
             String::new()

@@ -103,6 +103,16 @@ impl Store {
         &self.path
     }
 
+    /// The folder for this store's photos (`photo::BlobStore`, content-addressed): beside the
+    /// database file, named after it with `.photos` appended. Photos never live inside the
+    /// database, so a store and its photos are two paths an app keeps together (and a wipe
+    /// removes together).
+    pub fn photo_dir(&self) -> PathBuf {
+        let mut dir = self.path.clone().into_os_string();
+        dir.push(".photos");
+        PathBuf::from(dir)
+    }
+
     /// Takes the sync lock, or fails with `AlreadySyncing` if a sync is running.
     pub(crate) fn sync_guard(&self) -> Result<MutexGuard<'_, ()>> {
         match self.sync_lock.try_lock() {

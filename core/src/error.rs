@@ -94,6 +94,13 @@ pub enum Error {
     /// The sync protocol went wrong (a response that does not fit the request, no progress).
     #[error("sync failed: {0}")]
     Sync(String),
+    /// A wipe was asked for while changes made on this device have not reached the server:
+    /// nothing was removed. Sync first, or wipe with `force` to give those changes up.
+    #[error("{records} records have changes the server has not acknowledged; sync before wiping")]
+    UnsyncedChanges {
+        /// Records with unacknowledged changes.
+        records: u64,
+    },
     /// The device's storage (or the store's size limit) is full: nothing of the failed write
     /// was kept, everything saved before is intact. Free space and retry.
     #[error("storage is full: the last change was not saved; free some space and try again")]

@@ -1,8 +1,9 @@
-//! Users, roles and scopes as the app shows them (who is signed in, what area they cover).
+//! Users, roles and scopes as the app shows them (who is signed in, what area they cover), and
+//! the member departments a case is dispatched to.
 
 use firegrid_core::access as domain;
 
-use crate::vocab::mirror_enum;
+use crate::vocab::{Localized, mirror_enum};
 
 mirror_enum! {
     /// What a user does in the street's fire-safety work.
@@ -76,6 +77,43 @@ impl From<domain::User> for User {
             name: u.name,
             role: u.role.into(),
             scope: u.scope.into(),
+        }
+    }
+}
+
+mirror_enum! {
+    /// What a member department does.
+    DepartmentKind = firegrid_core::district::DepartmentKind {
+        /// 城管 / 综合执法 — city management and enforcement.
+        Enforcement,
+        /// 派出所 — the police station.
+        Police,
+        /// 市场监管所 — market supervision.
+        Market,
+        /// 房管 — housing management.
+        Housing,
+        /// 建管 — construction management.
+        Construction,
+    }
+}
+
+/// A member department (成员单位) a case can be dispatched to: the dispatch picker's rows.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Department {
+    /// Id, e.g. `dept.enforcement`: what `HazardAction.Dispatch` takes.
+    pub id: String,
+    /// What it does.
+    pub kind: DepartmentKind,
+    /// Name.
+    pub name: Localized,
+}
+
+impl From<firegrid_core::district::Department> for Department {
+    fn from(d: firegrid_core::district::Department) -> Self {
+        Department {
+            id: d.id,
+            kind: d.kind.into(),
+            name: d.name.into(),
         }
     }
 }

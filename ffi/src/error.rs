@@ -82,6 +82,13 @@ pub enum FiregridError {
     /// was kept; free space and retry.
     #[error("storage is full")]
     StorageFull,
+    /// A sign-out wipe was refused because changes have not reached the server; nothing was
+    /// removed. Sync first, or ask the user whether to give them up (wipe with `force`).
+    #[error("{records} records have changes the server has not acknowledged")]
+    UnsyncedChanges {
+        /// Records with unacknowledged changes.
+        records: u64,
+    },
     /// A sync is already running on this store: wait for it.
     #[error("a sync is already running")]
     AlreadySyncing,
@@ -192,6 +199,7 @@ impl From<CoreError> for FiregridError {
                 reason,
             },
             CoreError::StorageFull => F::StorageFull,
+            CoreError::UnsyncedChanges { records } => F::UnsyncedChanges { records },
             CoreError::AlreadySyncing => F::AlreadySyncing,
             CoreError::Network(detail) => F::Network { detail },
             CoreError::RateLimited { retry_after_s } => F::ServerBusy { retry_after_s },

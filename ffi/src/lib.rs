@@ -32,7 +32,7 @@ mod sync;
 mod test_hooks;
 mod vocab;
 
-pub use access::{Role, Scope, ScopeKind, User};
+pub use access::{Department, DepartmentKind, Role, Scope, ScopeKind, User};
 pub use checklist::{Checklist, ChecklistGroup, ChecklistItem, Coverage, Period};
 pub use error::{FiregridError, Result};
 pub use hazard::{
@@ -46,7 +46,7 @@ pub use inspection::{
 pub use premises::{
     Category, Contact, Premises, PremisesFilter, PremisesKind, PremisesSummary, Subtype,
 };
-pub use store::{FiregridStore, ImportReport, open_store_count};
+pub use store::{FiregridStore, ImportReport, WipeReport, open_store_count};
 pub use sync::{
     Login, Refusal, RefusalReason, Session, SyncClient, SyncProgress, SyncProgressListener,
     SyncReport,

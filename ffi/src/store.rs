@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use firegrid_core::sync::http::{RetryPolicy, sync_with_retry};
 use firegrid_core::{Error as CoreError, Store};
 
-use crate::access::User;
+use crate::access::{Department, User};
 use crate::checklist::Checklist;
 use crate::error::Result;
 use crate::hazard::{
-    FocusMark, Hazard, HazardAction, HazardCase, HazardSummary, NewHazard, Reminders,
+    FocusMark, Hazard, HazardAction, HazardCase, HazardStatus, HazardSummary, NewHazard, Reminders,
 };
 use crate::inspection::{AnswerResult, FinishReport, Inspection, InspectionSummary};
 use crate::premises::{Premises, PremisesFilter, PremisesSummary};
@@ -53,6 +53,27 @@ impl From<firegrid_core::store::ImportReport> for ImportReport {
             created: r.created,
             updated: r.updated,
             unchanged: r.unchanged,
+        }
+    }
+}
+
+/// What a sign-out wipe removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct WipeReport {
+    /// Records removed.
+    pub records: u64,
+    /// Of those, records whose changes never reached the server (non-zero only when forced).
+    pub unsynced_dropped: u64,
+    /// Photo files removed.
+    pub photos: u64,
+}
+
+impl From<firegrid_core::store::WipeReport> for WipeReport {
+    fn from(r: firegrid_core::store::WipeReport) -> Self {
+        WipeReport {
+            records: r.records,
+            unsynced_dropped: r.unsynced_dropped,
+            photos: r.photos,
         }
     }
 }
@@ -116,6 +137,16 @@ impl FiregridStore {
     /// recorded offline are checked against the author's role at the next sync.
     pub fn sign_out(&self) -> Result<()> {
         Ok(self.store.clear_current_user()?)
+    }
+
+    /// Signs out and removes everything the user's work left on this device: every record,
+    /// the sync state, the signed-in user and the photo folder; the device id stays. Sync
+    /// first: with changes the server has not acknowledged it fails with `UnsyncedChanges`
+    /// and removes nothing, unless `force` (the user gives those changes up). Fails with
+    /// `AlreadySyncing` while a sync runs. Crash-safe: a kill leaves the whole store or an
+    /// empty one. The store stays open and usable: a new user can sign in and sync.
+    pub fn sign_out_and_wipe(&self, force: bool) -> Result<WipeReport> {
+        Ok(self.store.wipe(force)?.into())
     }
 
     /// Logs the user in on the server for this store's device. Blocking (network). Keep the
@@ -252,6 +283,28 @@ impl FiregridStore {
     /// written (`Forbidden`, `HazardTransition`) when it may not be taken.
     pub fn hazard_action(&self, hazard_id: String, action: HazardAction) -> Result<HazardCase> {
         Ok(self.store.hazard_action(&hazard_id, action.into())?.into())
+    }
+
+    /// The cases the signed-in user works on across premises (a department: those dispatched
+    /// to it; others: those in their area), optionally of one status; the soonest deadline
+    /// first, then the newest. Paged (`limit` default 200, at most 5,000).
+    #[uniffi::method(default(status = None, limit = None, offset = None))]
+    pub fn my_hazards(
+        &self,
+        status: Option<HazardStatus>,
+        limit: Option<u32>,
+        offset: Option<u32>,
+    ) -> Result<Vec<HazardSummary>> {
+        Ok(map_all(self.store.my_hazards(
+            status.map(Into::into),
+            limit,
+            offset,
+        )?))
+    }
+
+    /// The member departments on this device, by id: the dispatch picker (offline).
+    pub fn departments(&self) -> Result<Vec<Department>> {
+        Ok(map_all(self.store.departments()?))
     }
 
     /// The signed-in user's deadline reminders at `now_ms` ("today" in the zone at

@@ -35,6 +35,13 @@ impl SyncClient {
     pub fn refresh(&self, refresh_token: String) -> Result<Session> {
         Ok(self.inner.refresh(&refresh_token)?.into())
     }
+
+    /// Ends the login on the server: the access and refresh tokens stop working. Blocking. Call
+    /// it at sign-out (before `sign_out_and_wipe`); offline, forget the tokens anyway: they
+    /// expire, and an admin can revoke the device.
+    pub fn logout(&self, access_token: String) -> Result<()> {
+        Ok(self.inner.logout(&access_token)?)
+    }
 }
 
 /// A logged-in session: the tokens and their expiry (server clock, ms).

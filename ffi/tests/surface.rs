@@ -51,6 +51,10 @@ fn core_errors_map_to_the_variants_an_app_acts_on() {
         FiregridError::StorageFull
     ));
     assert!(matches!(
+        map(CoreError::UnsyncedChanges { records: 3 }),
+        FiregridError::UnsyncedChanges { records: 3 }
+    ));
+    assert!(matches!(
         map(CoreError::AlreadySyncing),
         FiregridError::AlreadySyncing
     ));

@@ -2,7 +2,8 @@
 //! query columns materialised from it, both written in one transaction.
 //!
 //! Owns the connections (one writer, one reader, reached only through `read` and `write`), the
-//! pragmas, the migrations, the device identity and the signed-in user. The operations on each
+//! pragmas, the migrations, the device identity and the signed-in user, and wipes it all for
+//! sign-out (`wipe.rs`). The operations on each
 //! kind of record live in the submodules. It must not keep documents loaded beyond one call,
 //! and it does no network I/O.
 
@@ -21,15 +22,18 @@ mod hazards;
 mod import;
 mod index;
 mod inspections;
+mod org;
 mod premises;
 mod record;
 mod schema;
 mod sync_state;
+mod wipe;
 
 pub use import::ImportReport;
 pub use record::{ChangeInfo, RecordKind};
 pub use schema::{APPLICATION_ID, LATEST_VERSION};
 pub use sync_state::{PendingPush, RoundReport};
+pub use wipe::WipeReport;
 
 /// The Firegrid store on a device. Safe to share between threads (`Send + Sync`): calls
 /// serialise on the writer connection; reads use their own connection and never wait for writes.
@@ -77,6 +81,8 @@ impl Store {
         // round writes thousands of records through a few dozen distinct statements.
         writer.set_prepared_statement_cache_capacity(64);
         let device_id = schema::device_id(&mut writer)?;
+        // A wipe killed after its commit left the photo folder: finish removing it.
+        wipe::finish(&writer, &photo_dir_of(&path))?;
 
         let reader = Connection::open_with_flags(
             &path,
@@ -108,9 +114,7 @@ impl Store {
     /// database, so a store and its photos are two paths an app keeps together (and a wipe
     /// removes together).
     pub fn photo_dir(&self) -> PathBuf {
-        let mut dir = self.path.clone().into_os_string();
-        dir.push(".photos");
-        PathBuf::from(dir)
+        photo_dir_of(&self.path)
     }
 
     /// Takes the sync lock, or fails with `AlreadySyncing` if a sync is running.
@@ -248,6 +252,13 @@ impl Store {
     pub fn current_user(&self) -> Result<Option<User>> {
         self.read(current_user)
     }
+}
+
+/// The photo folder of the store file at `path` (see [`Store::photo_dir`]).
+fn photo_dir_of(path: &Path) -> PathBuf {
+    let mut dir = path.to_path_buf().into_os_string();
+    dir.push(".photos");
+    PathBuf::from(dir)
 }
 
 /// Result of [`Store::verify`].

@@ -122,6 +122,18 @@ impl HttpClient {
         Self::check(resp)?.json().map_err(network)
     }
 
+    /// Ends the login the access token belongs to (both its tokens stop working).
+    pub fn logout(&self, access_token: &str) -> Result<()> {
+        let resp = self
+            .client
+            .post(format!("{}/v1/logout", self.base))
+            .bearer_auth(access_token)
+            .send()
+            .map_err(network)?;
+        Self::check(resp)?;
+        Ok(())
+    }
+
     /// One sync round trip: request bytes in, response bytes out.
     pub fn round_trip(&self, access_token: &str, request: Vec<u8>) -> Result<Vec<u8>> {
         let resp = self

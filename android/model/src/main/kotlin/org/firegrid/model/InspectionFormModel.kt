@@ -1,15 +1,14 @@
-// The inspection form's logic in plain Kotlin, depending only on the generated bindings (no
-// Android classes), so it is compiled and tested on the JVM by scripts/foreign-tests. The
-// Compose screen stays thin: it renders `state` and calls these methods from a background
-// dispatcher (every store call blocks: SQLite).
-package org.firegrid.app
+// The inspection form's logic: one checklist per category (residential compounds, street shops,
+// large sites), each item pass / fail / not applicable with a note and photos. The camera's
+// picture reaches the store through the injected `addPhoto` (the app passes `store::addPhoto`
+// of the photo pipeline: processes, stores, returns the reference to attach). Every call blocks
+// (SQLite, image processing): the screen calls these from a background dispatcher.
+package org.firegrid.model
 
-import java.util.concurrent.CopyOnWriteArrayList
 import org.firegrid.ffi.AnswerResult
 import org.firegrid.ffi.FiregridException
 import org.firegrid.ffi.FiregridStore
 import org.firegrid.ffi.GeoPoint
-import org.firegrid.ffi.Localized
 import org.firegrid.ffi.PhotoRef
 
 /** One row of the form: the checklist item and what is recorded against it. */
@@ -20,7 +19,8 @@ data class FormItem(
     val photoRequiredOnFail: Boolean,
     val result: AnswerResult? = null,
     val note: String? = null,
-    val photos: Int = 0,
+    /** The attached photos' SHA-256, in the order taken (thumbnails are looked up by it). */
+    val photos: List<String> = emptyList(),
 )
 
 /** Everything the form screen shows. */
@@ -36,94 +36,82 @@ data class InspectionFormState(
     val error: String? = null,
 )
 
-class InspectionFormModel(private val store: FiregridStore, private val language: String = "zh") {
-    @Volatile
-    var state = InspectionFormState()
-        private set
-    private val observers = CopyOnWriteArrayList<(InspectionFormState) -> Unit>()
-
-    /** Calls [observer] with the state now and after every change, until closed. */
-    fun observe(observer: (InspectionFormState) -> Unit): AutoCloseable {
-        observers.add(observer)
-        observer(state)
-        return AutoCloseable { observers.remove(observer) }
-    }
-
-    private fun set(next: InspectionFormState) {
-        state = next
-        observers.forEach { it(next) }
-    }
-
-    private fun text(t: Localized) = if (language.startsWith("zh")) t.zh else t.en
-
-    /** Runs one store call; a failure becomes the state's error message. */
-    private inline fun guarded(block: () -> Unit) {
-        try {
-            block()
-        } catch (e: FiregridException) {
-            set(state.copy(error = describe(e, language)))
-        }
+class InspectionFormModel(
+    private val store: FiregridStore,
+    texts: Texts = Texts("zh"),
+    /** Camera bytes → the processed, stored photo's reference (the photo pipeline). */
+    private val addPhoto: (ByteArray) -> PhotoRef,
+) : StateModel<InspectionFormState>(InspectionFormState(), texts) {
+    private fun fail(message: String) {
+        update { it.copy(error = message) }
     }
 
     /** Starts an inspection of a premises and loads its form. */
-    fun start(premisesId: String, location: GeoPoint? = null) = guarded {
-        val inspection = store.startInspection(premisesId, location)
-        val checklist = store.checklist(inspection.checklistId, inspection.checklistVersion)
-        val byId = checklist.items.associateBy { it.id }
-        set(InspectionFormState(
-            inspectionId = inspection.id,
-            title = text(checklist.title),
-            items = inspection.items.mapNotNull { id ->
-                byId[id]?.let { FormItem(id, it.group, text(it.text), it.photoRequiredOnFail) }
-            },
-        ))
+    fun start(premisesId: String, location: GeoPoint? = null) {
+        guarded(::fail) {
+            val inspection = store.startInspection(premisesId, location)
+            val checklist = store.checklist(inspection.checklistId, inspection.checklistVersion)
+            val byId = checklist.items.associateBy { it.id }
+            update {
+                InspectionFormState(
+                    inspectionId = inspection.id,
+                    title = texts.of(checklist.title),
+                    items = inspection.items.mapNotNull { id ->
+                        byId[id]?.let { FormItem(id, it.group, texts.of(it.text), it.photoRequiredOnFail) }
+                    },
+                )
+            }
+        }
     }
 
-    private fun update(itemId: String, change: (FormItem) -> FormItem) =
-        set(state.copy(items = state.items.map { if (it.id == itemId) change(it) else it }, error = null))
+    private fun item(itemId: String, change: (FormItem) -> FormItem) = update { s ->
+        s.copy(items = s.items.map { if (it.id == itemId) change(it) else it }, error = null)
+    }
+
+    private fun inspectionId(): String? = state.inspectionId ?: null.also { fail(texts.get(Msg.NO_INSPECTION)) }
 
     /** Records pass / fail / not applicable (and the note) of one item. */
-    fun answer(itemId: String, result: AnswerResult, note: String? = null) = guarded {
-        val id = state.inspectionId ?: return@guarded
-        store.answer(id, itemId, result, note?.takeIf { it.isNotBlank() })
-        update(itemId) { it.copy(result = result, note = note) }
+    fun answer(itemId: String, result: AnswerResult, note: String? = null) {
+        val id = inspectionId() ?: return
+        guarded(::fail) {
+            store.answer(id, itemId, result, note?.takeIf { it.isNotBlank() })
+            item(itemId) { it.copy(result = result, note = note) }
+        }
     }
 
-    /** Attaches a photo the photo pipeline has stored (its SHA-256). */
-    fun attachPhoto(itemId: String, photo: PhotoRef) = guarded {
-        val id = state.inspectionId ?: return@guarded
-        store.attachPhoto(id, itemId, photo)
-        update(itemId) { it.copy(photos = it.photos + 1) }
+    /**
+     * A picture from the camera (the JPEG file's bytes): processed and stored by the photo
+     * pipeline, then attached to the item. An image the pipeline refuses (HEIC, too large,
+     * damaged) becomes the error message and nothing is attached.
+     */
+    fun capture(itemId: String, image: ByteArray) {
+        val id = inspectionId() ?: return
+        guarded(::fail) {
+            val photo = addPhoto(image)
+            store.attachPhoto(id, itemId, photo)
+            item(itemId) { if (photo.sha256 in it.photos) it else it.copy(photos = it.photos + photo.sha256) }
+        }
+    }
+
+    /** Removes a photo from an item. */
+    fun removePhoto(itemId: String, sha256: String) {
+        val id = inspectionId() ?: return
+        guarded(::fail) {
+            store.removePhoto(id, itemId, sha256)
+            item(itemId) { it.copy(photos = it.photos - sha256) }
+        }
     }
 
     /** Finishes the inspection; when refused, `needsAttention` lists the items to fix. */
     fun finish(location: GeoPoint? = null) {
-        val id = state.inspectionId ?: return
+        val id = inspectionId() ?: return
         try {
             val report = store.finishInspection(id, location)
-            set(state.copy(finishedHazards = report.hazards, needsAttention = emptyList(), error = null))
+            update { it.copy(finishedHazards = report.hazards, needsAttention = emptyList(), error = null) }
         } catch (e: FiregridException.IncompleteInspection) {
-            set(state.copy(needsAttention = e.unanswered + e.missingPhotos, error = describe(e, language)))
+            update { it.copy(needsAttention = e.unanswered + e.missingPhotos, error = texts.describe(e)) }
         } catch (e: FiregridException) {
-            set(state.copy(error = describe(e, language)))
-        }
-    }
-
-    companion object {
-        /** A message for people, in zh or en. */
-        fun describe(e: FiregridException, language: String): String {
-            val zh = language.startsWith("zh")
-            return when (e) {
-                is FiregridException.NotSignedIn -> if (zh) "请先登录" else "Please sign in"
-                is FiregridException.IncompleteInspection ->
-                    if (zh) "还有 ${e.unanswered.size} 项未回答，${e.missingPhotos.size} 项缺少照片"
-                    else "${e.unanswered.size} unanswered, ${e.missingPhotos.size} without the required photo"
-                is FiregridException.Invalid -> "${e.field}: ${e.reason}"
-                is FiregridException.Forbidden -> if (zh) "无权操作：${e.detail}" else "Not allowed: ${e.detail}"
-                is FiregridException.InspectionFinished -> if (zh) "检查已完成，不能再修改" else "The inspection is finished"
-                is FiregridException.StorageFull -> if (zh) "手机存储空间已满" else "The phone's storage is full"
-                else -> e.message ?: e.toString()
-            }
+            fail(texts.describe(e))
         }
     }
 }

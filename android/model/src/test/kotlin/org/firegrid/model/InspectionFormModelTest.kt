@@ -1,32 +1,25 @@
-// The inspection form's view model on the JVM, against a real store with the fixtures.
-package org.firegrid.app
+// The inspection form's view model on the JVM, against a real store with the fixtures: every
+// category's form, pass / fail / n.a., notes, camera photos through the pipeline, and the
+// refused finish that points at the items to fix.
+package org.firegrid.model
 
-import java.io.File
-import java.nio.file.Files
 import org.firegrid.ffi.AnswerResult
 import org.firegrid.ffi.Category
-import org.firegrid.ffi.FiregridStore
-import org.firegrid.ffi.PhotoRef
 import org.firegrid.ffi.PremisesFilter
+import org.firegrid.ffi.test.OFFICE
+import org.firegrid.ffi.test.PATROLLER
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Test
 
 class InspectionFormModelTest {
-    private fun store(): FiregridStore {
-        val dir = Files.createTempDirectory("firegrid-app").toFile()
-        val store = FiregridStore.open(File(dir, "firegrid.db").path)
-        store.importFixtures(System.getProperty("firegrid.fixtures"))
-        store.setCurrentUser("u.gp001")
-        return store
-    }
-
     @Test
-    fun aFailedItemWithoutItsPhotoIsPointedOutThenTheInspectionFinishes() {
-        store().use { store ->
+    fun aFailedItemWithoutItsPhotoIsPointedOutThenTheCameraPhotoLetsItFinish() {
+        storeAs(PATROLLER).use { store ->
             val shop = store.listPremises(PremisesFilter(category = Category.STREET_SHOP))[0]
-            val model = InspectionFormModel(store, language = "en")
+            val taken = mutableListOf<ByteArray>()
+            val model = InspectionFormModel(store, en, hashingPipeline(taken))
             val seen = mutableListOf<InspectionFormState>()
             model.observe { seen.add(it) }.use {
                 model.start(shop.id)
@@ -37,21 +30,67 @@ class InspectionFormModelTest {
                     model.answer(item.id, if (item == failed) AnswerResult.FAIL else AnswerResult.PASS, "")
                 }
                 model.answer(failed.id, AnswerResult.FAIL, "x".repeat(2_001))
-                assertTrue(model.state.error!!.startsWith("note:"))
+                assertTrue(model.state.error!!, model.state.error!!.startsWith("note:"))
 
                 model.finish()
                 assertEquals(listOf(failed.id), model.state.needsAttention)
                 assertEquals("0 unanswered, 1 without the required photo", model.state.error)
                 assertNull(model.state.finishedHazards)
 
-                model.attachPhoto(failed.id, PhotoRef(sha256 = "ef".repeat(32)))
-                assertEquals(1, model.state.items.first { it.id == failed.id }.photos)
+                // A picture the pipeline refuses attaches nothing and says why.
+                model.capture(failed.id, ByteArray(0))
+                assertEquals("photo: not an image", model.state.error)
+                assertEquals(emptyList<String>(), model.state.items.first { it.id == failed.id }.photos)
+
+                model.capture(failed.id, byteArrayOf(1, 2, 3))
+                model.capture(failed.id, byteArrayOf(1, 2, 3)) // the same picture twice: one photo
+                model.capture(failed.id, byteArrayOf(4, 5, 6))
+                val photos = model.state.items.first { it.id == failed.id }.photos
+                assertEquals(2, photos.size)
+                assertEquals(3, taken.size)
+                model.removePhoto(failed.id, photos[1])
+                assertEquals(photos.take(1), model.state.items.first { it.id == failed.id }.photos)
+
                 model.finish()
                 assertEquals(1, model.state.finishedHazards!!.size)
                 assertNull(model.state.error)
-                assertEquals(AnswerResult.FAIL, store.inspection(model.state.inspectionId!!).answers[failed.id]!!.result)
+                val saved = store.inspection(model.state.inspectionId!!).answers[failed.id]!!
+                assertEquals(AnswerResult.FAIL, saved.result)
+                assertEquals(photos.take(1), saved.photos.map { it.sha256 })
+
+                model.answer(failed.id, AnswerResult.PASS)
+                assertEquals("The inspection is finished", model.state.error)
             }
             assertTrue("observers saw every change", seen.size > model.state.items.size)
+        }
+    }
+
+    @Test
+    fun eachCategoryHasItsFormAndNotApplicableCounts() {
+        storeAs(OFFICE).use { store ->
+            for (category in Category.entries) {
+                val premises = store.listPremises(PremisesFilter(category = category, limit = 1u))
+                assertTrue("the sample has $category premises", premises.isNotEmpty())
+                val model = InspectionFormModel(store, zh, hashingPipeline())
+                model.start(premises[0].id)
+                assertNull(model.state.error)
+                assertTrue(model.state.title.isNotEmpty())
+                for (item in model.state.items) model.answer(item.id, AnswerResult.NOT_APPLICABLE)
+                assertTrue(model.state.items.all { it.result == AnswerResult.NOT_APPLICABLE })
+                model.finish()
+                assertEquals("$category", emptyList<String>(), model.state.finishedHazards)
+            }
+        }
+    }
+
+    @Test
+    fun withoutAStartedInspectionTheFormSaysSo() {
+        storeAs(PATROLLER).use { store ->
+            val model = InspectionFormModel(store, zh, hashingPipeline())
+            model.answer("item", AnswerResult.PASS)
+            assertEquals("请先开始检查", model.state.error)
+            model.start("prem.missing")
+            assertTrue(model.state.error!!, model.state.error!!.contains("prem.missing"))
         }
     }
 }

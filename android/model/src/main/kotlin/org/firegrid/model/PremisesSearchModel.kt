@@ -1,0 +1,58 @@
+// Premises search in the signed-in user's area: text in the name or address, a category filter,
+// and paging (a page at a time as the list scrolls). Offline: it reads the device's store.
+// Every call blocks (SQLite): the screen calls these from a background dispatcher.
+package org.firegrid.model
+
+import org.firegrid.ffi.Category
+import org.firegrid.ffi.FiregridStore
+import org.firegrid.ffi.PremisesFilter
+import org.firegrid.ffi.PremisesSummary
+
+data class PremisesSearchState(
+    val query: String = "",
+    val category: Category? = null,
+    val items: List<PremisesSummary> = emptyList(),
+    /** More rows may follow: the list asks for them with `loadMore` when it reaches the end. */
+    val canLoadMore: Boolean = false,
+    val error: String? = null,
+)
+
+class PremisesSearchModel(
+    private val store: FiregridStore,
+    texts: Texts = Texts("zh"),
+    private val pageSize: Int = 50,
+) : StateModel<PremisesSearchState>(PremisesSearchState(), texts) {
+    init {
+        require(pageSize in 1..5_000) { "pageSize must be 1..5000" }
+    }
+
+    private fun fail(message: String) {
+        update { it.copy(error = message, canLoadMore = false) }
+    }
+
+    private fun page(query: String, category: Category?, offset: Int): List<PremisesSummary>? = guarded(::fail) {
+        store.listPremises(
+            PremisesFilter(
+                category = category,
+                text = query.trim().takeIf { it.isNotEmpty() },
+                limit = pageSize.toUInt(),
+                offset = offset.toUInt(),
+            ),
+        )
+    }
+
+    /** A new search (the first page). */
+    fun search(query: String = state.query, category: Category? = state.category) {
+        update { it.copy(query = query, category = category) }
+        val rows = page(query, category, 0) ?: return
+        update { it.copy(items = rows, canLoadMore = rows.size == pageSize, error = null) }
+    }
+
+    /** The next page of the current search. */
+    fun loadMore() {
+        val s = state
+        if (!s.canLoadMore) return
+        val rows = page(s.query, s.category, s.items.size) ?: return
+        update { it.copy(items = it.items + rows, canLoadMore = rows.size == pageSize, error = null) }
+    }
+}

@@ -1,0 +1,40 @@
+// The app's single graph of long-lived objects: one store per process (in noBackupFilesDir,
+// never backed up), the session with its Keystore-encrypted tokens, and the view models the
+// screens share. Opening the store blocks (SQLite): it happens once, off the main thread.
+package org.firegrid.app
+
+import android.app.Application
+import java.io.File
+import java.util.Locale
+import org.firegrid.ffi.FiregridStore
+import org.firegrid.ffi.PhotoRef
+import org.firegrid.model.MyHazardsModel
+import org.firegrid.model.PremisesSearchModel
+import org.firegrid.model.Session
+import org.firegrid.model.SignInModel
+import org.firegrid.model.SyncStatusModel
+import org.firegrid.model.Texts
+
+class FiregridApp : Application() {
+    /** The store file: app-private, excluded from backups, next to its `.photos` folder. */
+    val storePath: String get() = File(noBackupFilesDir, "firegrid.db").path
+
+    val store: FiregridStore by lazy { FiregridStore.open(storePath) }
+    val session: Session by lazy { Session(KeystoreTokenVault(this)) }
+    val texts: Texts get() = Texts(Locale.getDefault().toLanguageTag())
+
+    /** Camera bytes → processed, stored photo (the core's photo pipeline, #5). */
+    val addPhoto: (ByteArray) -> PhotoRef = { bytes -> store.addPhoto(bytes, false) }
+
+    val signIn by lazy { SignInModel(store, session, texts) }
+    val premises by lazy { PremisesSearchModel(store, texts) }
+    val hazards by lazy { MyHazardsModel(store, texts, addPhoto) }
+    val sync by lazy { SyncStatusModel(store, session, texts) }
+
+    override fun onCreate() {
+        super.onCreate()
+        SyncWorker.schedule(this)
+    }
+}
+
+val android.content.Context.firegrid: FiregridApp get() = applicationContext as FiregridApp

@@ -1,0 +1,67 @@
+// Sync status: a progress bar while a sync runs (determinate while sending, indeterminate
+// while pages come in), the last result and refusals, what waits to be sent, and sign-out
+// (which asks before giving up unsent work).
+package org.firegrid.app.ui
+
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.material3.AlertDialog
+import androidx.compose.material3.Button
+import androidx.compose.material3.LinearProgressIndicator
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.OutlinedButton
+import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.unit.dp
+import java.text.DateFormat
+import java.util.Date
+import org.firegrid.app.R
+import org.firegrid.model.SignInModel
+import org.firegrid.model.SyncStatusModel
+
+@Composable
+fun SyncScreen(model: SyncStatusModel, signIn: SignInModel, deviceId: String, modifier: Modifier) {
+    val state by model.collectState()
+    val account by signIn.collectState()
+    val scope = rememberCoroutineScope()
+    LaunchedEffect(model) { scope.background { model.refresh() } }
+    Column(modifier.padding(16.dp).fillMaxWidth(), verticalArrangement = Arrangement.spacedBy(12.dp)) {
+        val progress = state.progress
+        when {
+            state.running && progress != null -> LinearProgressIndicator(progress = { progress.toFloat() }, modifier = Modifier.fillMaxWidth())
+            state.running -> LinearProgressIndicator(modifier = Modifier.fillMaxWidth())
+        }
+        Text(state.lastResult)
+        Text(state.unsyncedText)
+        state.lastSyncMs?.let { Text(stringResource(R.string.last_sync, DateFormat.getDateTimeInstance().format(Date(it)))) }
+        state.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+        if (state.refusals.isNotEmpty()) {
+            Text(stringResource(R.string.refused), style = MaterialTheme.typography.titleSmall)
+            state.refusals.forEach { Text(it, style = MaterialTheme.typography.bodySmall) }
+        }
+        Button(onClick = { model.syncNow() }, enabled = !state.running, modifier = Modifier.fillMaxWidth()) {
+            Text(stringResource(R.string.sync_now))
+        }
+        OutlinedButton(onClick = { scope.background { signIn.signOut() } }, enabled = !account.busy, modifier = Modifier.fillMaxWidth()) {
+            Text(stringResource(R.string.sign_out))
+        }
+        account.error?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+        Text(stringResource(R.string.device_id, deviceId), style = MaterialTheme.typography.bodySmall)
+    }
+    if (account.unsyncedAtSignOut != null) {
+        AlertDialog(
+            onDismissRequest = { signIn.dismissSignOut() },
+            text = { Text(account.error.orEmpty()) },
+            confirmButton = { TextButton(onClick = { scope.background { signIn.signOut(force = true) } }) { Text(stringResource(R.string.sign_out_anyway)) } },
+            dismissButton = { TextButton(onClick = { signIn.dismissSignOut() }) { Text(stringResource(R.string.cancel)) } },
+        )
+    }
+}

@@ -15,7 +15,8 @@ let package = Package(
         .binaryTarget(name: "FiregridFFIFFI", path: "build/FiregridFFIFFI.xcframework"),
         // The generated Swift bindings (FiregridFFI.swift, copied here by the script).
         .target(name: "FiregridFFI", dependencies: ["FiregridFFIFFI"], path: "Sources/FiregridFFI"),
-        // The app's logic in plain Swift (view models); the SwiftUI screens stay thin.
+        // The app's logic in plain Swift (view models); the SwiftUI screens (App/, an Xcode app
+        // target that depends on this package) stay thin.
         .target(name: "FiregridKit", dependencies: ["FiregridFFI"], path: "Sources/FiregridKit"),
         .testTarget(name: "FiregridKitTests", dependencies: ["FiregridKit"], path: "Tests/FiregridKitTests"),
     ]

@@ -1,27 +1,14 @@
-// Runs on macOS only (`swift test` after scripts/build-xcframework.sh): the view model against
-// a real store with the fixtures imported.
+// The inspection form's view model against a real store with the fixtures (macOS only).
 import XCTest
 import FiregridFFI
 @testable import FiregridKit
 
 final class InspectionViewModelTests: XCTestCase {
-    private func store() throws -> FiregridStore {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let store = try FiregridStore.open(path: dir.appendingPathComponent("firegrid.db").path)
-        let fixtures = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures").path
-        _ = try store.importFixtures(dir: fixtures)
-        _ = try store.setCurrentUser(userId: "u.gp001")
-        return store
-    }
-
     @MainActor
-    func testAFailedItemWithoutPhotoNeedsAttention() async throws {
-        let store = try store()
+    func testAFailedItemWithoutPhotoNeedsAttentionThenTheCameraPhotoLetsItFinish() async throws {
+        let store = try newStore(signedInAs: patroller)
         let shop = try store.listPremises(filter: PremisesFilter(category: .streetShop))[0]
-        let model = InspectionViewModel(store: store, language: "en")
+        let model = InspectionViewModel(store: store, texts: Texts(language: "en"), addPhoto: hashingPipeline)
         await model.start(premisesId: shop.id)
         XCTAssertFalse(model.items.isEmpty)
         let failed = try XCTUnwrap(model.items.first { $0.photoRequiredOnFail })
@@ -30,7 +17,11 @@ final class InspectionViewModelTests: XCTestCase {
         }
         await model.finish()
         XCTAssertEqual(model.needsAttention, [failed.id])
-        await model.attachPhoto(itemId: failed.id, sha256: String(repeating: "ef", count: 32))
+        XCTAssertEqual(model.errorText, "0 unanswered, 1 without the required photo")
+        await model.capture(itemId: failed.id, image: Data())
+        XCTAssertEqual(model.errorText, "photo: not an image")
+        await model.capture(itemId: failed.id, image: Data([1, 2, 3]))
+        XCTAssertEqual(model.items.first { $0.id == failed.id }?.photos.count, 1)
         await model.finish()
         XCTAssertEqual(model.finishedHazards?.count, 1)
     }

@@ -16,6 +16,9 @@ import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.saveable.rememberSaveable
+import androidx.compose.runtime.setValue
 import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.stringResource
@@ -35,11 +38,16 @@ private val categories = listOf(
 fun PremisesScreen(model: PremisesSearchModel, modifier: Modifier, onInspect: (String) -> Unit) {
     val state by model.collectState()
     val scope = rememberCoroutineScope()
+    // The field keeps its own text (typing never waits for the store); each change searches.
+    var text by rememberSaveable { mutableStateOf(state.query) }
     LaunchedEffect(model) { scope.background { model.search() } }
     Column(modifier.padding(8.dp)) {
         OutlinedTextField(
-            value = state.query,
-            onValueChange = { q -> scope.background { model.search(q) } },
+            value = text,
+            onValueChange = { q ->
+                text = q
+                scope.background { model.search(q) }
+            },
             label = { Text(stringResource(R.string.search)) },
             singleLine = true,
             modifier = Modifier.fillMaxWidth(),

@@ -53,6 +53,24 @@ class PremisesSearchModelTest {
     }
 
     @Test
+    fun searchesRacingFromSeveralThreadsShowTheNewestOnly() {
+        storeAs(PATROLLER).use { store ->
+            val model = PremisesSearchModel(store, en, pageSize = 5)
+            val threads = (0 until 8).map { n ->
+                Thread { repeat(20) { model.search(if (n % 2 == 0) "" else "没有这样的场所名称", null); model.loadMore() } }
+            }
+            threads.forEach { it.start() }
+            threads.forEach { it.join() }
+            model.search("", Category.STREET_SHOP)
+            val expected = store.listPremises(PremisesFilter(category = Category.STREET_SHOP, limit = 5u)).map { it.id }
+            assertEquals(expected, model.state.items.map { it.id })
+            model.loadMore()
+            val ids = model.state.items.map { it.id }
+            assertEquals("no page twice", ids.distinct(), ids)
+        }
+    }
+
+    @Test
     fun nobodySignedInIsAMessageNotACrash() {
         newStore().use { store ->
             val model = PremisesSearchModel(store, zh)

@@ -6,9 +6,9 @@ import FiregridFFI
 
 /// Receives progress on the sync's thread and hands it to the main actor.
 private final class ProgressRelay: SyncProgressListener, @unchecked Sendable {
-    let onProgress: @Sendable (SyncProgress) -> Void
-    init(_ onProgress: @escaping @Sendable (SyncProgress) -> Void) { self.onProgress = onProgress }
-    func onProgress(progress: SyncProgress) { onProgress(progress) }
+    let deliver: @Sendable (SyncProgress) -> Void
+    init(_ deliver: @escaping @Sendable (SyncProgress) -> Void) { self.deliver = deliver }
+    func onProgress(progress: SyncProgress) { deliver(progress) }
 }
 
 @MainActor

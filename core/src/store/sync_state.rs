@@ -501,7 +501,10 @@ fn merge(m: &Merge<'_>) -> Result<Merged> {
         Ok(record) => Ok(Merged::Save {
             // A new record that came as one saved document is stored as those bytes: they
             // loaded into this very document, so saving it again would only repeat them.
-            bytes: doc.save(),
+            bytes: match (&m.stored, m.chunks.as_slice()) {
+                (None, [Chunk::Document(raw)]) => raw.to_vec(),
+                _ => doc.save(),
+            },
             heads,
             record: Box::new(record),
         }),

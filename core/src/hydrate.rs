@@ -444,6 +444,24 @@ impl Record {
         })
     }
 
+    /// Its kind.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Record::Street(_) => RecordKind::Street,
+            Record::Community(_) => RecordKind::Community,
+            Record::Grid(_) => RecordKind::Grid,
+            Record::MicroStation(_) => RecordKind::MicroStation,
+            Record::Department(_) => RecordKind::Department,
+            Record::User(_) => RecordKind::User,
+            Record::KeyResident(_) => RecordKind::KeyResident,
+            Record::Premises(_) => RecordKind::Premises,
+            Record::Checklist(_) => RecordKind::Checklist,
+            Record::Standard(_) => RecordKind::Standard,
+            Record::Inspection(_) => RecordKind::Inspection,
+            Record::Hazard(_) => RecordKind::Hazard,
+        }
+    }
+
     /// The premises an inspection or a hazard belongs to (whose scope it takes).
     pub fn premises(&self) -> Option<&str> {
         match self {

@@ -652,58 +652,31 @@ fn hazard() -> BoxedStrategy<Hazard> {
         .boxed()
 }
 
-/// A record of any kind, as the document autosurgeon writes for it.
-#[derive(Debug, Clone)]
-enum Any {
-    Street(Street),
-    Community(Community),
-    Grid(Grid),
-    MicroStation(MicroStation),
-    Department(Department),
-    User(User),
-    KeyResident(KeyResident),
-    Premises(Premises),
-    Checklist(Checklist),
-    Standard(Standard),
-    Inspection(Inspection),
-    Hazard(Hazard),
+/// What the tests do with a record of any kind: write it as autosurgeon does, and spell it
+/// the way [`Outcome::Value`] holds it.
+trait Written {
+    fn reconcile(&self, doc: &mut AutoCommit);
+    fn debug(&self) -> String;
 }
 
-impl Any {
-    fn kind(&self) -> RecordKind {
-        match self {
-            Any::Street(_) => RecordKind::Street,
-            Any::Community(_) => RecordKind::Community,
-            Any::Grid(_) => RecordKind::Grid,
-            Any::MicroStation(_) => RecordKind::MicroStation,
-            Any::Department(_) => RecordKind::Department,
-            Any::User(_) => RecordKind::User,
-            Any::KeyResident(_) => RecordKind::KeyResident,
-            Any::Premises(_) => RecordKind::Premises,
-            Any::Checklist(_) => RecordKind::Checklist,
-            Any::Standard(_) => RecordKind::Standard,
-            Any::Inspection(_) => RecordKind::Inspection,
-            Any::Hazard(_) => RecordKind::Hazard,
-        }
-    }
-
+impl Written for Record {
     fn reconcile(&self, doc: &mut AutoCommit) {
         fn put<T: Reconcile>(doc: &mut AutoCommit, v: &T) {
             autosurgeon::reconcile(doc, v).unwrap();
         }
         match self {
-            Any::Street(v) => put(doc, v),
-            Any::Community(v) => put(doc, v),
-            Any::Grid(v) => put(doc, v),
-            Any::MicroStation(v) => put(doc, v),
-            Any::Department(v) => put(doc, v),
-            Any::User(v) => put(doc, v),
-            Any::KeyResident(v) => put(doc, v),
-            Any::Premises(v) => put(doc, v),
-            Any::Checklist(v) => put(doc, v),
-            Any::Standard(v) => put(doc, v),
-            Any::Inspection(v) => put(doc, v),
-            Any::Hazard(v) => put(doc, v),
+            Record::Street(v) => put(doc, v),
+            Record::Community(v) => put(doc, v),
+            Record::Grid(v) => put(doc, v),
+            Record::MicroStation(v) => put(doc, v),
+            Record::Department(v) => put(doc, v),
+            Record::User(v) => put(doc, v),
+            Record::KeyResident(v) => put(doc, v),
+            Record::Premises(v) => put(doc, v),
+            Record::Checklist(v) => put(doc, v),
+            Record::Standard(v) => put(doc, v),
+            Record::Inspection(v) => put(doc, v),
+            Record::Hazard(v) => put(doc, v),
         }
         doc.commit();
     }
@@ -711,45 +684,45 @@ impl Any {
     /// The record's `Debug` text (what [`Outcome::Value`] holds for its document).
     fn debug(&self) -> String {
         match self {
-            Any::Street(v) => format!("{v:?}"),
-            Any::Community(v) => format!("{v:?}"),
-            Any::Grid(v) => format!("{v:?}"),
-            Any::MicroStation(v) => format!("{v:?}"),
-            Any::Department(v) => format!("{v:?}"),
-            Any::User(v) => format!("{v:?}"),
-            Any::KeyResident(v) => format!("{v:?}"),
-            Any::Premises(v) => format!("{v:?}"),
-            Any::Checklist(v) => format!("{v:?}"),
-            Any::Standard(v) => format!("{v:?}"),
-            Any::Inspection(v) => format!("{v:?}"),
-            Any::Hazard(v) => format!("{v:?}"),
+            Record::Street(v) => format!("{v:?}"),
+            Record::Community(v) => format!("{v:?}"),
+            Record::Grid(v) => format!("{v:?}"),
+            Record::MicroStation(v) => format!("{v:?}"),
+            Record::Department(v) => format!("{v:?}"),
+            Record::User(v) => format!("{v:?}"),
+            Record::KeyResident(v) => format!("{v:?}"),
+            Record::Premises(v) => format!("{v:?}"),
+            Record::Checklist(v) => format!("{v:?}"),
+            Record::Standard(v) => format!("{v:?}"),
+            Record::Inspection(v) => format!("{v:?}"),
+            Record::Hazard(v) => format!("{v:?}"),
         }
     }
 }
 
-fn any_record() -> impl Strategy<Value = Any> {
+fn any_record() -> impl Strategy<Value = Record> {
     prop_oneof![
-        street().prop_map(Any::Street),
-        community().prop_map(Any::Community),
-        grid().prop_map(Any::Grid),
-        station().prop_map(Any::MicroStation),
-        department().prop_map(Any::Department),
-        user().prop_map(Any::User),
-        key_resident().prop_map(Any::KeyResident),
-        premises().prop_map(Any::Premises),
-        checklist().prop_map(Any::Checklist),
-        standard().prop_map(Any::Standard),
-        inspection().prop_map(Any::Inspection),
-        hazard().prop_map(Any::Hazard),
+        street().prop_map(Record::Street),
+        community().prop_map(Record::Community),
+        grid().prop_map(Record::Grid),
+        station().prop_map(Record::MicroStation),
+        department().prop_map(Record::Department),
+        user().prop_map(Record::User),
+        key_resident().prop_map(Record::KeyResident),
+        premises().prop_map(Record::Premises),
+        checklist().prop_map(Record::Checklist),
+        standard().prop_map(Record::Standard),
+        inspection().prop_map(Record::Inspection),
+        hazard().prop_map(Record::Hazard),
     ]
 }
 
 /// The same kind twice (for concurrent edits of one record).
-fn same_kind_pair() -> impl Strategy<Value = (Any, Any, Any)> {
+fn same_kind_pair() -> impl Strategy<Value = (Record, Record, Record)> {
     macro_rules! three {
         ($($s:ident => $v:ident),+) => {
             prop_oneof![$(
-                ($s(), $s(), $s()).prop_map(|(a, b, c)| (Any::$v(a), Any::$v(b), Any::$v(c)))
+                ($s(), $s(), $s()).prop_map(|(a, b, c)| (Record::$v(a), Record::$v(b), Record::$v(c)))
             ),+]
         };
     }

@@ -1,6 +1,8 @@
 //! Times the device's side of a pull: a fresh store applying every record of another store
 //! (the fixture documents it already holds, then N inspections of 16 changes each), in pages
-//! the way the server sends them, then 100 single-change edits to existing inspections.
+//! the way the server sends them — as changes, then (another fresh store) as whole saved
+//! documents, which is what the server sends a fresh device once it has compacted — then 100
+//! single-change edits to existing inspections.
 //!
 //! `cargo run --release -p firegrid-core --example apply_pull -- [N]` (N = 1000 by default).
 #![allow(
@@ -96,6 +98,10 @@ fn all_changes(store: &Store) -> Vec<DocChanges> {
         .collect()
 }
 
+/// Applies the pages in order. Not inlined, so that a profiler can cut the run at each call
+/// (`valgrind --tool=callgrind --dump-before='apply_pull::apply'
+/// --dump-after='apply_pull::apply'` writes one profile per phase, all threads included).
+#[inline(never)]
 fn apply(store: &Store, pages: &[SyncResponse]) -> (Duration, u64) {
     let t = Instant::now();
     let mut touched = 0;
@@ -200,6 +206,27 @@ fn main() {
         fresh_pages.len(),
         fresh.as_secs_f64() * 1e3
     );
+    // The same pull as the server sends it to a fresh device once its compaction has run
+    // (protocol 2): every document whole, as one saved document.
+    let whole_pages = pages(
+        a.export_records()
+            .unwrap()
+            .into_iter()
+            .map(|(id, kind, bytes)| DocChanges {
+                doc: id,
+                kind: kind.as_str().to_string(),
+                changes: vec![bytes],
+            })
+            .collect(),
+    );
+    let c = phone(&dir.path().join("c.db"), &office.id);
+    let (whole, touched) = apply(&c, &whole_pages);
+    println!(
+        "fresh device, whole documents: {n_docs} documents, {} pages: {:.1} ms (touched {touched})",
+        whole_pages.len(),
+        whole.as_secs_f64() * 1e3
+    );
+    drop(c);
 
     // 100 single-change edits on A, pulled by B.
     let before: std::collections::HashMap<String, Vec<u8>> = a
@@ -311,6 +338,12 @@ fn micro(a: &Store, id: &str) {
     time("autosurgeon::hydrate::<Inspection>", &mut || {
         let _: Inspection = autosurgeon::hydrate(&doc).unwrap();
     });
+    time(
+        "firegrid_core::hydrate::hydrate::<Inspection> (direct walk)",
+        &mut || {
+            let _: Inspection = firegrid_core::hydrate::hydrate(&doc).unwrap();
+        },
+    );
     time("doc.hydrate(ROOT, None)", &mut || {
         let _ = doc.hydrate(automerge::ROOT, None).unwrap();
     });

@@ -11,6 +11,7 @@ pub mod district;
 mod error;
 mod fixture;
 pub mod hazard;
+pub mod hydrate;
 pub mod inspection;
 pub mod photo;
 pub mod premises;

@@ -76,6 +76,17 @@ macro_rules! string_enum {
                 ))
             }
         }
+
+        impl $crate::hydrate::FromDoc for $name {
+            fn from_found<D: ::automerge::ReadDoc>(
+                _doc: &D,
+                found: $crate::hydrate::Found<'_>,
+            ) -> ::std::result::Result<Self, $crate::hydrate::Problem> {
+                $crate::hydrate::from_string(found, concat!("a ", stringify!($name)), |s| {
+                    s.parse().ok()
+                })
+            }
+        }
     };
 }
 pub(crate) use string_enum;

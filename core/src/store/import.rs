@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use automerge::ActorId;
-use autosurgeon::{Hydrate, Reconcile};
+use autosurgeon::Reconcile;
 use rusqlite::Transaction;
 
 use super::Store;
@@ -13,6 +13,7 @@ use super::index::materialize;
 use super::record::{self, Author, RecordKind};
 use crate::checklist::{self, Checklist};
 use crate::district::{self, District};
+use crate::hydrate::FromDoc;
 use crate::standard::{self, Standard};
 use crate::{Error, Result};
 
@@ -52,7 +53,7 @@ fn upsert<T>(
     value: &T,
 ) -> Result<Outcome>
 where
-    T: Reconcile + Hydrate + PartialEq,
+    T: Reconcile + FromDoc + PartialEq,
 {
     let outcome = if record::exists(tx, id)? {
         let doc = record::load(tx, kind, id)?;

@@ -45,38 +45,11 @@ fn org_unit(
 /// A record hydrated from its document: what [`write_rows`] turns into query rows. Hydrating
 /// touches no database, so many documents can be hydrated in parallel before their rows are
 /// written in one transaction.
-#[derive(Debug)]
-pub(crate) enum Hydrated {
-    Street(Street),
-    Community(Community),
-    Grid(Grid),
-    MicroStation(MicroStation),
-    Department(Department),
-    User(User),
-    KeyResident(KeyResident),
-    Premises(Premises),
-    Checklist(Checklist),
-    Standard(Standard),
-    Inspection(Inspection),
-    Hazard(Hazard),
-}
+pub(crate) use crate::hydrate::Record as Hydrated;
 
 /// The record of one document, as its kind ([`Error::CorruptRecord`] if it is not one).
 pub(crate) fn hydrate_record(kind: RecordKind, id: &str, doc: &AutoCommit) -> Result<Hydrated> {
-    Ok(match kind {
-        RecordKind::Street => Hydrated::Street(record::hydrate(id, doc)?),
-        RecordKind::Community => Hydrated::Community(record::hydrate(id, doc)?),
-        RecordKind::Grid => Hydrated::Grid(record::hydrate(id, doc)?),
-        RecordKind::MicroStation => Hydrated::MicroStation(record::hydrate(id, doc)?),
-        RecordKind::Department => Hydrated::Department(record::hydrate(id, doc)?),
-        RecordKind::User => Hydrated::User(record::hydrate(id, doc)?),
-        RecordKind::KeyResident => Hydrated::KeyResident(record::hydrate(id, doc)?),
-        RecordKind::Premises => Hydrated::Premises(record::hydrate(id, doc)?),
-        RecordKind::Checklist => Hydrated::Checklist(record::hydrate(id, doc)?),
-        RecordKind::Standard => Hydrated::Standard(record::hydrate(id, doc)?),
-        RecordKind::Inspection => Hydrated::Inspection(record::hydrate(id, doc)?),
-        RecordKind::Hazard => Hydrated::Hazard(record::hydrate(id, doc)?),
-    })
+    Hydrated::read(kind, doc).map_err(|p| Error::corrupt(id, p))
 }
 
 /// Writes the query rows of one record from its document (replacing old rows).

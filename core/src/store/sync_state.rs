@@ -255,6 +255,72 @@ fn already_present(changes: &[Change], heads: &str) -> bool {
     })
 }
 
+/// Whether every received chunk is already in the record whose sorted heads are `heads`,
+/// from hashes alone: each saved document names its heads in its header, and a document
+/// holds every ancestor of its heads, so one whose heads the record holds adds nothing (if
+/// its content did not match its header it would be corrupt, and skipping it loses nothing);
+/// the changes are decided by [`already_present`]. A fresh device is sent every document
+/// whole, the fixture documents it imported itself included: this skips loading them.
+fn chunks_present(changes: &[Change], chunks: &[Chunk<'_>], heads: &str) -> bool {
+    let mut held: Option<Vec<ChangeHash>> = None;
+    let mut documents = 0;
+    for chunk in chunks {
+        if let Chunk::Document(raw) = chunk {
+            let held = match &held {
+                Some(h) => h,
+                None => match parse_heads("", heads) {
+                    Ok(h) if !h.is_empty() => held.insert(h),
+                    _ => return false,
+                },
+            };
+            match document_heads(raw) {
+                Some(named) if named.iter().all(|h| held.contains(h)) => documents += 1,
+                _ => return false,
+            }
+        }
+    }
+    if changes.is_empty() {
+        return documents > 0;
+    }
+    already_present(changes, heads)
+}
+
+/// The heads a saved-document chunk names in its header, read without loading it: magic (4
+/// bytes), checksum (4), chunk type (1), chunk length, the actors (a count, then each one's
+/// length and bytes), then the heads (a count, then 32 bytes each); numbers are unsigned
+/// LEB128. `None` if the bytes end early or a number is malformed.
+fn document_heads(raw: &[u8]) -> Option<Vec<ChangeHash>> {
+    fn uleb(raw: &[u8], at: &mut usize) -> Option<usize> {
+        let mut value: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = *raw.get(*at)?;
+            *at += 1;
+            value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return usize::try_from(value).ok();
+            }
+        }
+        None
+    }
+    if !is_document_chunk(raw) {
+        return None;
+    }
+    let mut at = 9;
+    uleb(raw, &mut at)?; // chunk length
+    for _ in 0..uleb(raw, &mut at)? {
+        let len = uleb(raw, &mut at)?;
+        at = at.checked_add(len).filter(|&end| end <= raw.len())?;
+    }
+    let count = uleb(raw, &mut at)?;
+    let mut heads = Vec::with_capacity(count.min(raw.len() / 32));
+    for _ in 0..count {
+        let end = at.checked_add(32)?;
+        heads.push(ChangeHash::try_from(raw.get(at..end)?).ok()?);
+        at = end;
+    }
+    Some(heads)
+}
+
 /// What reading the store decided for one received document (in the transaction).
 enum Plan<'a> {
     /// Settled already: quarantined, or nothing new.
@@ -369,10 +435,8 @@ fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
             Err(_) => return quarantine(tx, pulled, "not an automerge change").map(Plan::Done),
         }
     }
-    // Hashes decide only when everything came as changes (a saved document must be loaded).
-    let only_changes = changes.len() == chunks.len();
     let (stored, old_heads, was_synced) = match existing {
-        Some((_, heads, _)) if only_changes && already_present(&changes, &heads) => {
+        Some((_, heads, _)) if chunks_present(&changes, &chunks, &heads) => {
             return Ok(Plan::Done(Applied::Unchanged));
         }
         Some((_, heads, synced)) => {
@@ -435,7 +499,12 @@ fn merge(m: &Merge<'_>) -> Result<Merged> {
     }
     match hydrate_record(m.kind, &m.pulled.doc, &doc) {
         Ok(record) => Ok(Merged::Save {
-            bytes: doc.save(),
+            // A new record that came as one saved document is stored as those bytes: they
+            // loaded into this very document, so saving it again would only repeat them.
+            bytes: match (&m.stored, m.chunks.as_slice()) {
+                (None, [Chunk::Document(raw)]) => raw.to_vec(),
+                _ => doc.save(),
+            },
             heads,
             record: Box::new(record),
         }),
@@ -507,6 +576,50 @@ mod tests {
 
     fn changes(doc: &mut AutoCommit, after: &[ChangeHash]) -> Vec<Change> {
         doc.get_changes(after)
+    }
+
+    #[test]
+    fn a_saved_documents_heads_are_read_from_its_header() {
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "a", 1).unwrap();
+        doc.commit();
+        let mut other = doc.fork();
+        doc.put(automerge::ROOT, "b", "x".repeat(300)).unwrap();
+        doc.commit();
+        other.put(automerge::ROOT, "c", 3).unwrap();
+        other.commit();
+        doc.merge(&mut other).unwrap();
+        let saved = doc.save();
+        let mut named = document_heads(&saved).unwrap();
+        let mut heads = doc.get_heads();
+        named.sort();
+        heads.sort();
+        assert_eq!(heads.len(), 2);
+        assert_eq!(named, heads);
+        // Every truncation and a damaged byte anywhere: an answer or None, never a panic.
+        for end in 0..saved.len() {
+            let _ = document_heads(&saved[..end]);
+        }
+        for at in 0..saved.len().min(200) {
+            let mut bad = saved.clone();
+            bad[at] ^= 0xff;
+            let _ = document_heads(&bad);
+        }
+        // A change chunk is not a document.
+        let change = doc.get_changes(&[])[0].raw_bytes().to_vec();
+        assert_eq!(document_heads(&change), None);
+        // Present when the record holds those heads, not when it lacks one.
+        let stored = record::heads_text(&mut doc);
+        let chunks = [Chunk::Document(&saved)];
+        assert!(chunks_present(&[], &chunks, &stored));
+        let mut older = AutoCommit::load(&saved)
+            .unwrap()
+            .fork_at(&[heads[0]])
+            .unwrap();
+        let older_heads = record::heads_text(&mut older);
+        assert!(!chunks_present(&[], &chunks, &older_heads));
+        assert!(!chunks_present(&[], &chunks, ""));
+        assert!(!chunks_present(&[], &[], &stored));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use firegrid_core::access::{Place, Role, Scope, ScopeKind, User};
+use firegrid_core::hydrate::{self, Record};
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::{
     DocChanges, MAX_MESSAGE_BYTES, PushAck, PushOutcome, RefusalReason, SyncRequest, SyncResponse,
@@ -354,7 +355,7 @@ pub fn role_may_write(role: Role, kind: RecordKind) -> bool {
 pub fn parent_of(kind: RecordKind, doc: &AutoCommit) -> Option<String> {
     match kind {
         RecordKind::Inspection | RecordKind::Hazard => {
-            autosurgeon::hydrate_prop::<_, String, _, _>(doc, automerge::ROOT, "premises").ok()
+            hydrate::hydrate_prop::<String, _>(doc, &automerge::ROOT, "premises").ok()
         }
         _ => None,
     }
@@ -366,9 +367,8 @@ pub fn scope_of(
     kind: RecordKind,
     doc: &AutoCommit,
 ) -> Result<Option<DocScope>> {
-    use autosurgeon::hydrate_prop;
     let text = |name: &str| -> Option<String> {
-        hydrate_prop::<_, String, _, _>(doc, automerge::ROOT, name).ok()
+        hydrate::hydrate_prop::<String, _>(doc, &automerge::ROOT, name).ok()
     };
     Ok(match kind {
         RecordKind::Premises => match (text("community"), text("grid")) {
@@ -384,6 +384,26 @@ pub fn scope_of(
         },
         RecordKind::KeyResident => text("community").map(|community| DocScope::Area {
             community,
+            grid: None,
+        }),
+        _ => Some(DocScope::Street),
+    })
+}
+
+/// The scope of a valid record: what [`scope_of`] gives for its document, from the fields
+/// already read.
+fn scope_of_record(storage: &dyn SyncStorage, record: &Record) -> Result<Option<DocScope>> {
+    Ok(match record {
+        Record::Premises(p) => Some(DocScope::Area {
+            community: p.community.clone(),
+            grid: Some(p.grid.clone()),
+        }),
+        Record::Inspection(_) | Record::Hazard(_) => match record.premises() {
+            Some(p) => storage.premises_scope(p)?,
+            None => None,
+        },
+        Record::KeyResident(r) => Some(DocScope::Area {
+            community: r.community.clone(),
             grid: None,
         }),
         _ => Some(DocScope::Street),
@@ -424,26 +444,6 @@ pub fn seed_document(
     Err(Error::Backend(format!(
         "{id} keeps changing while it is seeded"
     )))
-}
-
-/// Checks that a merged document hydrates as a record of its kind.
-fn valid_record(kind: RecordKind, doc: &AutoCommit) -> bool {
-    use autosurgeon::hydrate;
-    use firegrid_core as c;
-    match kind {
-        RecordKind::Inspection => hydrate::<_, c::inspection::Inspection>(doc).is_ok(),
-        RecordKind::Hazard => hydrate::<_, c::hazard::Hazard>(doc).is_ok(),
-        RecordKind::Premises => hydrate::<_, c::premises::Premises>(doc).is_ok(),
-        RecordKind::User => hydrate::<_, User>(doc).is_ok(),
-        RecordKind::KeyResident => hydrate::<_, c::district::KeyResident>(doc).is_ok(),
-        RecordKind::Community => hydrate::<_, c::district::Community>(doc).is_ok(),
-        RecordKind::Grid => hydrate::<_, c::district::Grid>(doc).is_ok(),
-        RecordKind::MicroStation => hydrate::<_, c::district::MicroStation>(doc).is_ok(),
-        RecordKind::Department => hydrate::<_, c::district::Department>(doc).is_ok(),
-        RecordKind::Street => hydrate::<_, c::district::Street>(doc).is_ok(),
-        RecordKind::Checklist => hydrate::<_, c::checklist::Checklist>(doc).is_ok(),
-        RecordKind::Standard => hydrate::<_, c::standard::Standard>(doc).is_ok(),
-    }
 }
 
 /// The first 8 bytes of a device id (a UUID in hex), which start every actor of its changes.
@@ -545,7 +545,7 @@ fn judge(
         .map(|c| (c.hash(), c.raw_bytes().to_vec()))
         .collect();
     let hazard_before = if kind == RecordKind::Hazard && !doc.get_heads().is_empty() {
-        autosurgeon::hydrate::<_, firegrid_core::hazard::Hazard>(&*doc).ok()
+        hydrate::hydrate::<firegrid_core::hazard::Hazard, _>(&*doc).ok()
     } else {
         None
     };
@@ -555,17 +555,19 @@ fn judge(
     if !doc.get_missing_deps(&[]).is_empty() {
         return Ok(Err(PushOutcome::Stored { missing_deps: true }));
     }
-    if !valid_record(kind, doc) {
+    // The merged document must be a valid record of its kind; it is read once, and its
+    // scope, parent and hazard events are taken from what was read.
+    let Ok(record) = Record::read(kind, &*doc) else {
         return refuse(RefusalReason::Invalid);
-    }
-    let Some(scope) = scope_of(storage, kind, doc)? else {
+    };
+    let Some(scope) = scope_of_record(storage, &record)? else {
         return refuse(RefusalReason::Forbidden);
     };
     if !viewer.sees(&scope) {
         return refuse(RefusalReason::Forbidden);
     }
-    if kind == RecordKind::Hazard
-        && !check_hazard_events(storage, who, hazard_before.as_ref(), doc, &scope)?
+    if let Record::Hazard(after) = &record
+        && !check_hazard_events(storage, who, hazard_before.as_ref(), after, &scope)?
     {
         return refuse(RefusalReason::Forbidden);
     }
@@ -573,7 +575,7 @@ fn judge(
         doc: push.doc.clone(),
         kind,
         scope,
-        parent: parent_of(kind, doc),
+        parent: record.premises().map(str::to_string),
         base,
         changes: writes,
     })))
@@ -589,13 +591,10 @@ fn check_hazard_events(
     storage: &dyn SyncStorage,
     who: &Principal,
     before: Option<&firegrid_core::hazard::Hazard>,
-    doc: &AutoCommit,
+    after: &firegrid_core::hazard::Hazard,
     scope: &DocScope,
 ) -> Result<bool> {
-    use firegrid_core::hazard::{FoldContext, Hazard, HazardEventKind, fold, may};
-    let Ok(after) = autosurgeon::hydrate::<_, Hazard>(doc) else {
-        return Ok(false);
-    };
+    use firegrid_core::hazard::{FoldContext, HazardEventKind, fold, may};
     let old: HashMap<&str, &firegrid_core::hazard::HazardEvent> = before
         .map(|b| b.events.iter().map(|e| (e.id.as_str(), e)).collect())
         .unwrap_or_default();
@@ -652,7 +651,7 @@ fn check_hazard_events(
     }
     let covers = |s: &Scope| place.covered_by(s);
     let state = fold(
-        &after,
+        after,
         &FoldContext {
             covers: &covers,
             far_m: f64::MAX,

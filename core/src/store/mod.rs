@@ -21,12 +21,14 @@ mod hazards;
 mod import;
 mod index;
 mod inspections;
+mod photos;
 mod premises;
 mod record;
 mod schema;
 mod sync_state;
 
 pub use import::ImportReport;
+pub use photos::{PhotoQueue, PhotoRefusal, PhotoRefusalReason, PhotoSource, QueuedPhoto};
 pub use record::{ChangeInfo, RecordKind};
 pub use schema::{APPLICATION_ID, LATEST_VERSION};
 pub use sync_state::{PendingPush, RoundReport};
@@ -41,6 +43,8 @@ pub struct Store {
     actor: ActorId,
     /// Held for the whole of a sync: one at a time per store.
     sync_lock: Mutex<()>,
+    /// Held for the whole of a photo sync (`sync::blobs`), apart from `sync_lock`.
+    photo_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,6 +99,7 @@ impl Store {
             device_id,
             actor,
             sync_lock: Mutex::new(()),
+            photo_lock: Mutex::new(()),
         })
     }
 

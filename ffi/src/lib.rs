@@ -38,7 +38,7 @@ pub use error::{FiregridError, Result};
 pub use hazard::{
     CaseState, EventFlag, FlagReason, FocusMark, FocusReason, Hazard, HazardAction, HazardCase,
     HazardEvent, HazardEventKind, HazardOrigin, HazardStatus, HazardSummary, Listing,
-    MajorSuspicion, NewHazard, Rectification, Reminders, Severity, SupervisionLevel,
+    MajorSuspicion, NewHazard, PhotoPair, Rectification, Reminders, Severity, SupervisionLevel,
 };
 pub use inspection::{
     Answer, AnswerResult, FinishReport, Inspection, InspectionStatus, InspectionSummary,

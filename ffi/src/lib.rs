@@ -25,6 +25,7 @@ mod checklist;
 mod error;
 mod hazard;
 mod inspection;
+mod photo;
 mod premises;
 mod store;
 mod sync;
@@ -42,6 +43,10 @@ pub use hazard::{
 };
 pub use inspection::{
     Answer, AnswerResult, FinishReport, Inspection, InspectionStatus, InspectionSummary,
+};
+pub use photo::{
+    PhotoFetch, PhotoFetchListener, PhotoRefusal, PhotoRefusalReason, PhotoSyncListener,
+    PhotoSyncProgress, PhotoSyncReport,
 };
 pub use premises::{
     Category, Contact, Premises, PremisesFilter, PremisesKind, PremisesSummary, Subtype,

@@ -8,10 +8,12 @@
     reason = "tests fail loudly on any error"
 )]
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use common::{Rng, fixtures, serve};
 use firegrid_core::Store;
 use firegrid_core::access::{Role, User};
 use firegrid_core::hazard::{NewHazard, Severity};
@@ -26,28 +28,6 @@ use sha2::{Digest, Sha256};
 const PW: &str = "zhenru-blob-password";
 /// Quota of every user in these tests (two 16 MiB reservations fit, a third does not).
 const QUOTA: u64 = 40 * 1024 * 1024;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-/// splitmix64: a seeded generator, so a failing run replays.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -132,21 +112,7 @@ fn fixture() -> &'static Fixture {
         let mut state = AppState::new(data.storage.clone(), data.accounts.clone());
         state.blobs = Some(blobs);
         state.requests = RateLimiter::per_minute(u32::MAX);
-        let router = app(Arc::new(state));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, router).await.unwrap();
-            });
-        });
+        let base = serve(app(Arc::new(state)));
 
         let photos = Photos {
             whole: rng.bytes(300_000),
@@ -910,20 +876,7 @@ fn blob_requests_have_a_budget_apart_from_sync() {
     state.blobs = data.blobs;
     state.requests = RateLimiter::per_minute(12);
     state.blob_requests = RateLimiter::per_minute(41);
-    let router = app(Arc::new(state));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, router).await.unwrap();
-        });
-    });
+    let base = serve(app(Arc::new(state)));
     let client = HttpClient::new(&base).unwrap();
     let store = Store::open(dir.path().join("phone.db")).unwrap();
     store.import_fixtures(&fixtures()).unwrap();

@@ -10,13 +10,16 @@
     reason = "tests fail loudly on any error"
 )]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{Rng, fixtures, serve};
 use firegrid_core::access::{Role, User};
 use firegrid_core::hazard::{NewHazard, Severity};
 use firegrid_core::inspection::AnswerResult;
@@ -32,29 +35,6 @@ use firegrid_server::blobs::BlobStore;
 use firegrid_server::http::{AppState, app};
 
 const PW: &str = "zhenru-photo-sync-password";
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-/// splitmix64: a seeded generator, so a failing run replays.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// No waiting between retries (the proxy cuts, it does not rate-limit).
 fn eager(attempts: u32) -> RetryPolicy {
@@ -88,21 +68,7 @@ fn start_server() -> Server {
     // Hundreds of chunks and retries in a few seconds: lift the per-minute budget.
     state.blob_requests = firegrid_server::http::RateLimiter::per_minute(u32::MAX);
     state.requests = firegrid_server::http::RateLimiter::per_minute(u32::MAX);
-    let router = app(Arc::new(state));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, router).await.unwrap();
-        });
-    });
+    let base = serve(app(Arc::new(state)));
     let client = HttpClient::new(&base).unwrap();
     Server {
         base,
@@ -185,6 +151,8 @@ struct Recording<'a> {
     fail_after_puts: Option<u64>,
     /// Called on each PUT (before it is sent).
     on_put: Option<&'a (dyn Fn() + Sync)>,
+    /// Damages the downloaded thumbnails (`Some(true)`) or photos (`Some(false)`).
+    damage: Option<bool>,
 }
 
 impl<'a> Recording<'a> {
@@ -195,6 +163,7 @@ impl<'a> Recording<'a> {
             puts: AtomicU64::new(0),
             fail_after_puts: None,
             on_put: None,
+            damage: None,
         }
     }
     fn resumed_from_partial(&self) -> usize {
@@ -245,7 +214,14 @@ impl BlobTransport for Recording<'_> {
         doc: &str,
         thumbnail: bool,
     ) -> firegrid_core::Result<Option<Download>> {
-        self.inner.get(sha, doc, thumbnail)
+        let mut d = self.inner.get(sha, doc, thumbnail)?;
+        if self.damage == Some(thumbnail)
+            && let Some(d) = d.as_mut()
+        {
+            let mid = d.bytes.len() / 2;
+            d.bytes[mid] ^= 0x55;
+        }
+        Ok(d)
     }
 }
 
@@ -645,43 +621,6 @@ fn document_sync_runs_while_photos_upload() {
     });
 }
 
-/// A transport that damages what it downloads.
-struct Damaging<'a> {
-    inner: &'a dyn BlobTransport,
-    thumbnail: bool,
-}
-
-impl BlobTransport for Damaging<'_> {
-    fn head(&self, sha: &str, doc: &str) -> firegrid_core::Result<RemoteBlob> {
-        self.inner.head(sha, doc)
-    }
-    fn put(
-        &self,
-        sha: &str,
-        doc: &str,
-        offset: u64,
-        total: u64,
-        chunk: &[u8],
-    ) -> firegrid_core::Result<ChunkReply> {
-        self.inner.put(sha, doc, offset, total, chunk)
-    }
-    fn get(
-        &self,
-        sha: &str,
-        doc: &str,
-        thumbnail: bool,
-    ) -> firegrid_core::Result<Option<Download>> {
-        let mut d = self.inner.get(sha, doc, thumbnail)?;
-        if thumbnail == self.thumbnail
-            && let Some(d) = d.as_mut()
-        {
-            let mid = d.bytes.len() / 2;
-            d.bytes[mid] ^= 0x55;
-        }
-        Ok(d)
-    }
-}
-
 #[test]
 fn another_device_fetches_a_photo_thumbnail_first_and_refuses_damaged_downloads() {
     let s = start_server();
@@ -728,10 +667,8 @@ fn another_device_fetches_a_photo_thumbnail_first_and_refuses_damaged_downloads(
     // Damaged downloads are refused and nothing of them is kept (a thumbnail verified before
     // a damaged photo is kept: it is whole).
     for thumbnail in [true, false] {
-        let bad = Damaging {
-            inner: &http,
-            thumbnail,
-        };
+        let mut bad = Recording::new(&http);
+        bad.damage = Some(thumbnail);
         let err = tablet
             .fetch_photo(&bad, &second.sha256, true, &mut |_| {})
             .unwrap_err();

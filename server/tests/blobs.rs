@@ -14,7 +14,6 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
 use common::{Rng, fixtures, serve};
-use firegrid_core::Store;
 use firegrid_core::access::{Role, User};
 use firegrid_core::hazard::{NewHazard, Severity};
 use firegrid_core::sync::http::HttpClient;
@@ -129,14 +128,7 @@ fn fixture() -> &'static Fixture {
         };
         let client = HttpClient::new(&base).unwrap();
         let phone = |user: &User, name: &str, refs: Vec<PhotoRef>| {
-            let store = Store::open(dir.join(name)).unwrap();
-            store.import_fixtures(&fixtures()).unwrap();
-            store.set_current_user(&user.id).unwrap();
-            let token = client
-                .login(&user.id, PW, store.device_id())
-                .unwrap()
-                .session
-                .access_token;
+            let (store, token) = common::phone(&client, &dir.join(name), &user.id, PW);
             let shop = district
                 .premises
                 .iter()
@@ -878,14 +870,7 @@ fn blob_requests_have_a_budget_apart_from_sync() {
     state.blob_requests = RateLimiter::per_minute(41);
     let base = serve(app(Arc::new(state)));
     let client = HttpClient::new(&base).unwrap();
-    let store = Store::open(dir.path().join("phone.db")).unwrap();
-    store.import_fixtures(&fixtures()).unwrap();
-    store.set_current_user(&a.id).unwrap();
-    let token = client
-        .login(&a.id, PW, store.device_id())
-        .unwrap()
-        .session
-        .access_token;
+    let (store, token) = common::phone(&client, &dir.path().join("phone.db"), &a.id, PW);
     let shop = district
         .premises
         .iter()

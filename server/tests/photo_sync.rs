@@ -92,16 +92,7 @@ impl Server {
 
     /// A phone of `user`: its own store, signed in, logged in. Returns the store and token.
     fn phone(&self, user: &User, name: &str) -> (Store, String) {
-        let store = Store::open(self.dir.join(name)).unwrap();
-        store.import_fixtures(&fixtures()).unwrap();
-        store.set_current_user(&user.id).unwrap();
-        let token = self
-            .client
-            .login(&user.id, PW, store.device_id())
-            .unwrap()
-            .session
-            .access_token;
-        (store, token)
+        common::phone(&self.client, &self.dir.join(name), &user.id, PW)
     }
 
     fn shop(&self, user: &User, nth: usize) -> String {

@@ -57,3 +57,24 @@ pub fn serve(router: axum::Router) -> String {
     });
     base
 }
+
+/// A phone of `user`: a store at `path` with the fixtures imported, the user signed in on it
+/// and logged in on the server with `password`. Returns the store and its access token.
+pub fn phone(
+    client: &firegrid_core::sync::http::HttpClient,
+    path: &Path,
+    user: &str,
+    password: &str,
+) -> (firegrid_core::Store, String) {
+    let store = firegrid_core::Store::open(path).expect("the store opens");
+    store
+        .import_fixtures(&fixtures())
+        .expect("the fixtures import");
+    store.set_current_user(user).expect("the user signs in");
+    let token = client
+        .login(user, password, store.device_id())
+        .expect("the login")
+        .session
+        .access_token;
+    (store, token)
+}

@@ -462,6 +462,39 @@ pub struct HazardCase {
     pub suspected_major: Option<MajorSuspicion>,
     /// Whether the case is proposed for district listing.
     pub proposes_district_listing: bool,
+    /// Before/after photo pairs to show side by side (整改前后对比).
+    pub photo_pairs: Vec<PhotoPair>,
+}
+
+/// An after photo of a fix, handling or verification, linked to the hazard's first (before)
+/// photo, with the distance between where they were taken.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PhotoPair {
+    /// The event the after photo belongs to.
+    pub event_id: String,
+    /// Its kind.
+    pub kind: HazardEventKind,
+    /// The hazard's first photo.
+    pub before_sha256: String,
+    /// The event's photo.
+    pub after_sha256: String,
+    /// Metres between them, when both places are known.
+    pub distance_m: Option<f64>,
+    /// Farther than the street's limit (100 m by default): the verification is flagged.
+    pub far: bool,
+}
+
+impl From<domain::PhotoPair> for PhotoPair {
+    fn from(p: domain::PhotoPair) -> Self {
+        PhotoPair {
+            event_id: p.event,
+            kind: p.kind.into(),
+            before_sha256: p.before_sha256,
+            after_sha256: p.after_sha256,
+            distance_m: p.distance_m,
+            far: p.far,
+        }
+    }
 }
 
 impl From<domain::HazardCase> for HazardCase {
@@ -473,6 +506,7 @@ impl From<domain::HazardCase> for HazardCase {
             proposes_listing: c.proposes_listing,
             suspected_major: c.suspected_major.map(Into::into),
             proposes_district_listing: c.proposes_district_listing,
+            photo_pairs: c.photo_pairs.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod checklist;
 mod error;
 mod hazard;
 mod inspection;
+mod photo;
 mod premises;
 mod store;
 mod sync;
@@ -38,10 +39,14 @@ pub use error::{FiregridError, Result};
 pub use hazard::{
     CaseState, EventFlag, FlagReason, FocusMark, FocusReason, Hazard, HazardAction, HazardCase,
     HazardEvent, HazardEventKind, HazardOrigin, HazardStatus, HazardSummary, Listing,
-    MajorSuspicion, NewHazard, Rectification, Reminders, Severity, SupervisionLevel,
+    MajorSuspicion, NewHazard, PhotoPair, Rectification, Reminders, Severity, SupervisionLevel,
 };
 pub use inspection::{
     Answer, AnswerResult, FinishReport, Inspection, InspectionStatus, InspectionSummary,
+};
+pub use photo::{
+    PhotoFetch, PhotoFetchListener, PhotoRefusal, PhotoRefusalReason, PhotoSyncListener,
+    PhotoSyncProgress, PhotoSyncReport,
 };
 pub use premises::{
     Category, Contact, Premises, PremisesFilter, PremisesKind, PremisesSummary, Subtype,

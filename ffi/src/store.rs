@@ -81,7 +81,7 @@ impl From<firegrid_core::store::WipeReport> for WipeReport {
 /// The Firegrid store on this device: one SQLite file in app-private storage.
 #[derive(Debug, uniffi::Object)]
 pub struct FiregridStore {
-    store: Store,
+    pub(crate) store: Store,
 }
 
 impl Drop for FiregridStore {

@@ -46,6 +46,27 @@ pub async fn serve_on(listener: tokio::net::TcpListener, data: DataDir) -> Resul
             }
         }
     });
+    // Abandoned photo uploads (no chunk for 7 days) are deleted hourly, freeing their quota.
+    let expire = data.blobs.clone().map(|blobs| {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PURGE_EVERY);
+            loop {
+                every.tick().await;
+                let blobs = blobs.clone();
+                let now = firegrid_core::vocab::now_ms();
+                match tokio::task::spawn_blocking(move || {
+                    blobs.expire_abandoned(now, crate::blobs::ABANDONED_AFTER_MS)
+                })
+                .await
+                {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(uploads = n, "abandoned uploads expired"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "cannot expire abandoned uploads"),
+                    Err(e) => tracing::warn!(error = %e, "upload expiry stopped"),
+                }
+            }
+        })
+    });
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(listen = %addr, "firegrid-server listening");
     }
@@ -54,6 +75,9 @@ pub async fn serve_on(listener: tokio::net::TcpListener, data: DataDir) -> Resul
         .await
         .map_err(|e| e.to_string());
     purge.abort();
+    if let Some(expire) = expire {
+        expire.abort();
+    }
     served
 }
 

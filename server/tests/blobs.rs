@@ -8,11 +8,12 @@
     reason = "tests fail loudly on any error"
 )]
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use firegrid_core::Store;
+use common::{Rng, fixtures, serve};
 use firegrid_core::access::{Role, User};
 use firegrid_core::hazard::{NewHazard, Severity};
 use firegrid_core::sync::http::HttpClient;
@@ -26,28 +27,6 @@ use sha2::{Digest, Sha256};
 const PW: &str = "zhenru-blob-password";
 /// Quota of every user in these tests (two 16 MiB reservations fit, a third does not).
 const QUOTA: u64 = 40 * 1024 * 1024;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-/// splitmix64: a seeded generator, so a failing run replays.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -132,21 +111,7 @@ fn fixture() -> &'static Fixture {
         let mut state = AppState::new(data.storage.clone(), data.accounts.clone());
         state.blobs = Some(blobs);
         state.requests = RateLimiter::per_minute(u32::MAX);
-        let router = app(Arc::new(state));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(listener, router).await.unwrap();
-            });
-        });
+        let base = serve(app(Arc::new(state)));
 
         let photos = Photos {
             whole: rng.bytes(300_000),
@@ -163,14 +128,7 @@ fn fixture() -> &'static Fixture {
         };
         let client = HttpClient::new(&base).unwrap();
         let phone = |user: &User, name: &str, refs: Vec<PhotoRef>| {
-            let store = Store::open(dir.join(name)).unwrap();
-            store.import_fixtures(&fixtures()).unwrap();
-            store.set_current_user(&user.id).unwrap();
-            let token = client
-                .login(&user.id, PW, store.device_id())
-                .unwrap()
-                .session
-                .access_token;
+            let (store, token) = common::phone(&client, &dir.join(name), &user.id, PW);
             let shop = district
                 .premises
                 .iter()
@@ -776,4 +734,190 @@ fn others_and_strangers_get_404_and_no_token_gets_401() {
     }
     let r = f.http.get(f.url(&name, &f.a_hazard)).send().unwrap();
     assert_eq!(json(r)["error"], "unauthorized");
+}
+
+/// The metadata rules on one backend, through the blob store itself: a resumable upload, the
+/// quota counting reservations, completion, expiry of an abandoned upload (its reservation
+/// freed), and the thumbnail variant.
+fn metadata_rules(blobs: &firegrid_server::blobs::BlobStore, user: &str) {
+    use firegrid_server::blobs::{ABANDONED_AFTER_MS, BlobState, PutOutcome};
+    let mut rng = Rng(0x9_0057_9E55);
+    let now = firegrid_core::vocab::now_ms();
+    let data = rng.bytes(3_000);
+    let name = sha(&data);
+    assert_eq!(blobs.state(&name, user).unwrap(), BlobState::Absent);
+    assert_eq!(
+        blobs
+            .put(&name, user, 0, 3_000, &data[..1_000], now)
+            .unwrap(),
+        PutOutcome::Stored(1_000)
+    );
+    assert_eq!(blobs.state(&name, user).unwrap(), BlobState::Partial(1_000));
+    assert_eq!(blobs.usage(user).unwrap().reserved, 3_000);
+    assert_eq!(blobs.usage(user).unwrap().uploads, 1);
+    // The reservation counts: another 3 000 bytes do not fit a 5 000-byte quota.
+    blobs.set_quota(5_000);
+    let other = rng.bytes(3_000);
+    assert!(matches!(
+        blobs
+            .put(&sha(&other), user, 0, 3_000, &other[..10], now)
+            .unwrap(),
+        PutOutcome::OverQuota(_)
+    ));
+    assert_eq!(
+        blobs
+            .put(&name, user, 1_000, 3_000, &data[1_000..], now)
+            .unwrap(),
+        PutOutcome::Created
+    );
+    let usage = blobs.usage(user).unwrap();
+    assert_eq!(
+        (usage.completed, usage.reserved, usage.uploads),
+        (3_000, 0, 0)
+    );
+    assert_eq!(blobs.read(&name).unwrap().unwrap(), data);
+
+    // An abandoned upload: nothing for longer than the idle time → deleted, quota freed.
+    blobs.set_quota(1 << 30);
+    let stale = rng.bytes(2_000);
+    let stale_name = sha(&stale);
+    let long_ago = now - ABANDONED_AFTER_MS - 60_000;
+    assert_eq!(
+        blobs
+            .put(&stale_name, user, 0, 2_000, &stale[..500], long_ago)
+            .unwrap(),
+        PutOutcome::Stored(500)
+    );
+    // A fresh one (started now) is kept.
+    let fresh = rng.bytes(2_000);
+    blobs
+        .put(&sha(&fresh), user, 0, 2_000, &fresh[..500], now)
+        .unwrap();
+    assert_eq!(blobs.usage(user).unwrap().reserved, 4_000);
+    // Started long ago but its partial was written just now: still moving, kept.
+    assert_eq!(blobs.expire_abandoned(now, ABANDONED_AFTER_MS).unwrap(), 0);
+    // A week after their last chunks, both are abandoned: deleted, their reservations freed.
+    let later = now + ABANDONED_AFTER_MS + 60_000;
+    assert_eq!(
+        blobs.expire_abandoned(later, ABANDONED_AFTER_MS).unwrap(),
+        2
+    );
+    assert_eq!(blobs.state(&stale_name, user).unwrap(), BlobState::Absent);
+    assert_eq!(blobs.state(&sha(&fresh), user).unwrap(), BlobState::Absent);
+    let usage = blobs.usage(user).unwrap();
+    assert_eq!((usage.reserved, usage.uploads), (0, 0));
+    assert_eq!(usage.completed, 3_000, "completed blobs are never expired");
+    assert_eq!(blobs.read(&name).unwrap().unwrap(), data);
+
+    // The thumbnail of a real photo: made once, then served from the cache.
+    let camera = std::fs::read(fixtures().join("photos/exif-orientation-6-gps.jpg")).unwrap();
+    let photo = firegrid_core::photo::process(&camera, &Default::default(), false).unwrap();
+    let total = photo.image.len() as u64;
+    assert_eq!(
+        blobs
+            .put(&photo.sha256, user, 0, total, &photo.image, now)
+            .unwrap(),
+        PutOutcome::Created
+    );
+    let thumb = blobs.thumbnail(&photo.sha256).unwrap().unwrap();
+    assert_eq!(
+        thumb, photo.thumbnail,
+        "the devices' own thumbnail, byte for byte"
+    );
+    assert_eq!(blobs.thumbnail(&photo.sha256).unwrap().unwrap(), thumb);
+    // Not an image: no thumbnail, a typed error.
+    assert!(matches!(
+        blobs.thumbnail(&name),
+        Err(firegrid_core::Error::Invalid { .. })
+    ));
+    assert_eq!(blobs.thumbnail(&stale_name).unwrap(), None);
+}
+
+#[test]
+fn blob_metadata_rules_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = admin::open(&dir.path().join("server")).unwrap();
+    metadata_rules(&data.blobs.unwrap(), "grid.patroller.sqlite");
+}
+
+#[test]
+fn blob_metadata_rules_on_postgres() {
+    let Some(schema) = firegrid_server::pg::TestSchema::create("blob_metadata_rules_on_postgres")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = admin::open_db(dir.path(), Some(&schema.url())).unwrap();
+    metadata_rules(&data.blobs.unwrap(), "grid.patroller.pg");
+}
+
+#[test]
+fn blob_requests_have_a_budget_apart_from_sync() {
+    let district = firegrid_core::district::load_dir(&fixtures().join("district")).unwrap();
+    let a = district
+        .users
+        .iter()
+        .find(|u| u.role == Role::GridPatroller)
+        .unwrap()
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    let data = admin::open(&dir.path().join("server")).unwrap();
+    admin::seed_documents(&data, &fixtures()).unwrap();
+    data.accounts.set_password(&a.id, PW, 0).unwrap();
+    let mut state = AppState::new(data.storage.clone(), data.accounts.clone());
+    state.blobs = data.blobs;
+    state.requests = RateLimiter::per_minute(12);
+    state.blob_requests = RateLimiter::per_minute(41);
+    let base = serve(app(Arc::new(state)));
+    let client = HttpClient::new(&base).unwrap();
+    let (store, token) = common::phone(&client, &dir.path().join("phone.db"), &a.id, PW);
+    let shop = district
+        .premises
+        .iter()
+        .find(|p| p.grid == a.scope.id)
+        .unwrap();
+    let bytes = Rng(3).bytes(5_000);
+    let hazard = store
+        .report_hazard(NewHazard {
+            premises: shop.id.clone(),
+            description: "配电箱前堆物".into(),
+            severity: Severity::General,
+            photos: vec![photo(&sha(&bytes))],
+            location: None,
+        })
+        .unwrap()
+        .id;
+    let first = store.sync_http(&client, &token, &mut |_| {}).unwrap();
+    assert!(first.rounds < 10, "the test needs room in sync's budget");
+    let http = Client::new();
+    let url = format!("{base}/v1/blobs/{}?doc={hazard}", sha(&bytes));
+    // Many blob requests (more than sync's whole budget) …
+    for _ in 0..40 {
+        let r = http.head(&url).bearer_auth(&token).send().unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    // … leave sync's budget untouched.
+    store
+        .report_hazard(NewHazard {
+            premises: shop.id.clone(),
+            description: "灭火器压力不足".into(),
+            severity: Severity::General,
+            photos: Vec::new(),
+            location: None,
+        })
+        .unwrap();
+    store.sync_http(&client, &token, &mut |_| {}).unwrap();
+    assert_eq!(store.unsynced_count().unwrap(), 0);
+    // The blob budget is spent: 429 with Retry-After, while sync still works.
+    let r = http.head(&url).bearer_auth(&token).send().unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the 41st blob request");
+    let r = http
+        .put(format!("{url}&offset=0&total=5000"))
+        .bearer_auth(&token)
+        .body(bytes)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    store.sync_http(&client, &token, &mut |_| {}).unwrap();
 }

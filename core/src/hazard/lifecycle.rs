@@ -741,6 +741,60 @@ pub fn before_location(h: &Hazard) -> Option<GeoPoint> {
     h.photos.iter().find_map(|p| p.location).or(h.location)
 }
 
+/// A before/after pair (整改前后对比): an after photo of a fix, a department's handling or a
+/// verification, linked to the hazard's first (before) photo, with the distance between where
+/// they were taken.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhotoPair {
+    /// The event the after photo belongs to.
+    pub event: String,
+    /// Its kind (`fix_reported`, `handled`, `verified`, `verification_failed`).
+    pub kind: HazardEventKind,
+    /// The hazard's first photo.
+    pub before_sha256: String,
+    /// The event's photo.
+    pub after_sha256: String,
+    /// Metres between the before location (as the fold measures it: [`before_location`]) and
+    /// the after photo's; `None` when either is unknown.
+    pub distance_m: Option<f64>,
+    /// Whether that is farther than the street's limit (the fold flags such a verification).
+    pub far: bool,
+}
+
+/// Every after photo of the hazard's fix, handling and verification events, each paired with
+/// the hazard's first photo, in event order; empty when the hazard has no before photo.
+pub fn photo_pairs(h: &Hazard, far_m: f64) -> Vec<PhotoPair> {
+    let Some(before) = h.photos.first() else {
+        return Vec::new();
+    };
+    let origin = before_location(h);
+    h.events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                HazardEventKind::FixReported
+                    | HazardEventKind::Handled
+                    | HazardEventKind::Verified
+                    | HazardEventKind::VerificationFailed
+            )
+        })
+        .flat_map(|e| {
+            e.photos.iter().map(move |after| {
+                let distance_m = origin.zip(after.location).map(|(b, a)| b.distance_m(&a));
+                PhotoPair {
+                    event: e.id.clone(),
+                    kind: e.kind,
+                    before_sha256: before.sha256.clone(),
+                    after_sha256: after.sha256.clone(),
+                    distance_m,
+                    far: distance_m.is_some_and(|d| d > far_m),
+                }
+            })
+        })
+        .collect()
+}
+
 /// The heads of a hazard's event graph: events no other event names in `after`. A new event
 /// names them, so the fold knows what its author had seen.
 pub fn event_heads(events: &[HazardEvent]) -> Vec<String> {
@@ -961,6 +1015,46 @@ mod tests {
         assert_eq!(flag.reason, FlagReason::FarFromBefore);
         assert!(flag.distance_m.unwrap() > 900.0);
         assert!(!flag.reason.ignored());
+    }
+
+    #[test]
+    fn after_photos_are_paired_with_the_first_before_photo_and_their_distance() {
+        use HazardEventKind as K;
+        let patroller = user(Role::GridPatroller);
+        let office = user(Role::StreetOffice);
+        let mut h = hazard();
+        h.photos.push(photo(9, None));
+        assert!(photo_pairs(&h, 100.0).is_empty(), "no after photo yet");
+        let fix = push(&mut h, K::FixReported, &patroller);
+        h.events.last_mut().unwrap().photos =
+            vec![photo(2, Some((31.2502, 121.40))), photo(4, None)];
+        let v = push(&mut h, K::Verified, &office);
+        h.events.last_mut().unwrap().photos = vec![photo(3, Some((31.259, 121.40)))];
+        let pairs = photo_pairs(&h, 100.0);
+        assert_eq!(pairs.len(), 3);
+        assert!(
+            pairs
+                .iter()
+                .all(|p| p.before_sha256 == photo(1, None).sha256)
+        );
+        assert_eq!(
+            (pairs[0].event.as_str(), pairs[0].kind),
+            (fix.as_str(), K::FixReported)
+        );
+        let near = pairs[0].distance_m.unwrap();
+        assert!((20.0..25.0).contains(&near) && !pairs[0].far, "{near}");
+        assert_eq!((pairs[1].distance_m, pairs[1].far), (None, false));
+        assert_eq!(pairs[2].event, v);
+        assert!(pairs[2].distance_m.unwrap() > 900.0 && pairs[2].far);
+        // The same distance the fold flags the verification with.
+        let flag = fold(&h, &CTX).flag_of(&v).cloned().unwrap();
+        assert_eq!(flag.distance_m, pairs[2].distance_m);
+        let mut none = h.clone();
+        none.photos.clear();
+        assert!(
+            photo_pairs(&none, 100.0).is_empty(),
+            "no before photo: no pair"
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ pub mod lifecycle;
 pub mod rules;
 
 pub use lifecycle::{
-    CaseState, EventFlag, FlagReason, FoldContext, Listing, SupervisionLevel, fold, may, precedence,
+    CaseState, EventFlag, FlagReason, FoldContext, Listing, PhotoPair, SupervisionLevel, fold, may,
+    photo_pairs, precedence,
 };
 pub use rules::HazardRules;
 
@@ -318,6 +319,8 @@ pub struct HazardCase {
     /// Whether the case is proposed for district listing: a suspected major hazard not yet
     /// listed by the district (the office decides after its collective determination).
     pub proposes_district_listing: bool,
+    /// Before/after photo pairs to show side by side, with the distance between them.
+    pub photo_pairs: Vec<lifecycle::PhotoPair>,
 }
 
 /// One step of the closed loop, as a user asks for it; the store turns it into an event.

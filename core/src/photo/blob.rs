@@ -187,6 +187,33 @@ impl BlobStore {
         Ok(thumb)
     }
 
+    /// Stores `thumbnail` (JPEG bytes) as the thumbnail of the photo `sha256`, which need not
+    /// be stored: a device that fetched only the thumbnail of a photo shows it from here. The
+    /// caller has checked the bytes came whole (a downloaded thumbnail is verified against the
+    /// server's ETag); the file gets its own trailing hash like every thumbnail.
+    pub fn put_thumbnail(&self, sha256: &str, thumbnail: &[u8]) -> Result<()> {
+        validate_sha256("photo.sha256", sha256)?;
+        if thumbnail.is_empty() {
+            return Err(Error::invalid("thumbnail", "is empty"));
+        }
+        let digest = Sha256::digest(thumbnail);
+        self.check_free_space((thumbnail.len() + digest.len()) as u64)?;
+        self.write_atomic(&self.thumb_path(sha256), &[thumbnail, &digest])
+    }
+
+    /// Whether a whole thumbnail of the photo `sha256` is stored (its trailing hash matches),
+    /// without rebuilding one.
+    pub fn has_thumbnail(&self, sha256: &str) -> Result<bool> {
+        validate_sha256("photo.sha256", sha256)?;
+        Ok(match fs::read(self.thumb_path(sha256)) {
+            Ok(file) if file.len() > 32 => {
+                let split = file.len() - 32;
+                Sha256::digest(&file[..split])[..] == file[split..]
+            }
+            _ => false,
+        })
+    }
+
     /// Whether the photo `sha256` is stored (its file exists; the content is checked by
     /// [`BlobStore::get`]).
     pub fn has(&self, sha256: &str) -> Result<bool> {
@@ -194,6 +221,17 @@ impl BlobStore {
         self.image_path(sha256)
             .try_exists()
             .map_err(|e| io_error("looking for a stored photo", e))
+    }
+
+    /// The size in bytes of the stored photo `sha256`, if it is stored (the content is
+    /// checked by [`BlobStore::get`]).
+    pub fn size(&self, sha256: &str) -> Result<Option<u64>> {
+        validate_sha256("photo.sha256", sha256)?;
+        match fs::metadata(self.image_path(sha256)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("looking for a stored photo", e)),
+        }
     }
 
     /// Deletes the photo `sha256` and its thumbnail; returns whether the photo was stored.

@@ -454,9 +454,10 @@ fn make_thumbnail(img: &DynamicImage, side: u32, icc: Option<&[u8]>) -> Result<V
     encode_jpeg(&downscale(img.clone(), w, h), THUMB_QUALITY, icc)
 }
 
-/// Rebuilds a thumbnail from a stored (processed) photo: used by [`BlobStore`] when the
-/// thumbnail file is missing or damaged.
-fn thumbnail_of_stored(jpeg: &[u8], side: u32) -> Result<Vec<u8>> {
+/// Makes the thumbnail (long side ≤ `side`, JPEG) of a stored, processed photo: used by
+/// [`BlobStore`] when a thumbnail file is missing or damaged, and by the server to serve the
+/// thumbnail variant of a blob. The same pixel and memory limits as [`process`]; never panics.
+pub fn thumbnail_of_stored(jpeg: &[u8], side: u32) -> Result<Vec<u8>> {
     let limits = PhotoLimits::default();
     catch_unwind(AssertUnwindSafe(|| {
         let mut reader = ImageReader::with_format(Cursor::new(jpeg), image::ImageFormat::Jpeg);

@@ -460,6 +460,7 @@ fn case_of(
         overdue: state.overdue(now_ms),
         proposes_listing: rules.proposes_listing(hazard.recurrence) && state.listed().is_none(),
         suspected_major,
+        photo_pairs: lifecycle::photo_pairs(&hazard, f64::from(rules.far_from_before_m)),
         hazard,
         state,
     })

@@ -23,6 +23,7 @@ mod import;
 mod index;
 mod inspections;
 mod org;
+mod photos;
 mod premises;
 mod record;
 mod schema;
@@ -30,6 +31,7 @@ mod sync_state;
 mod wipe;
 
 pub use import::ImportReport;
+pub use photos::{PhotoQueue, PhotoRefusal, PhotoRefusalReason, PhotoSource, QueuedPhoto};
 pub use record::{ChangeInfo, RecordKind};
 pub use schema::{APPLICATION_ID, LATEST_VERSION};
 pub use sync_state::{PendingPush, RoundReport};
@@ -45,6 +47,8 @@ pub struct Store {
     actor: ActorId,
     /// Held for the whole of a sync: one at a time per store.
     sync_lock: Mutex<()>,
+    /// Held for the whole of a photo sync (`sync::blobs`), apart from `sync_lock`.
+    photo_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,6 +105,7 @@ impl Store {
             device_id,
             actor,
             sync_lock: Mutex::new(()),
+            photo_lock: Mutex::new(()),
         })
     }
 

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/001_initial.sql"),
     include_str!("../../migrations/002_sync_state.sql"),
     include_str!("../../migrations/003_hazard_lifecycle.sql"),
+    include_str!("../../migrations/004_photo_sync.sql"),
 ];
 
 /// The schema version this code writes.

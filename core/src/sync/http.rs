@@ -46,11 +46,11 @@ struct ErrorBody {
 /// A client of one server.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
-    client: reqwest::blocking::Client,
-    base: String,
+    pub(super) client: reqwest::blocking::Client,
+    pub(super) base: String,
 }
 
-fn network(e: reqwest::Error) -> Error {
+pub(super) fn network(e: reqwest::Error) -> Error {
     Error::Network(e.to_string())
 }
 
@@ -73,7 +73,7 @@ impl HttpClient {
         Ok(HttpClient { client, base })
     }
 
-    fn check(resp: reqwest::blocking::Response) -> Result<reqwest::blocking::Response> {
+    pub(super) fn check(resp: reqwest::blocking::Response) -> Result<reqwest::blocking::Response> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

@@ -4,6 +4,7 @@
 //! ([`crate::Store::apply_sync_response`]), until nothing is left to push or pull. The
 //! transport (HTTP with reqwest, or an in-memory server in tests) only moves bytes.
 
+pub mod blobs;
 pub mod http;
 pub mod protocol;
 

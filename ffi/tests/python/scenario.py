@@ -4,8 +4,9 @@ Run by scripts/foreign-tests with PYTHONPATH at the generated `firegrid` module 
 library copied beside it), FIREGRID_SERVER at the server binary and FIREGRID_FIXTURES at the
 fixtures folder. Starts a real server on a free port of 127.0.0.1, then: a grid patroller
 inspects a shop with a failed item and a photo and syncs; the office's store sees the hazard
-after its sync and files it; errors arrive as Python exceptions with their fields; a panic is
-an InternalError; stores are freed.
+after its sync and files it; a camera JPEG becomes a photo of a hazard, is uploaded by the
+photo sync and fetched by the office's store thumbnail first; errors arrive as Python
+exceptions with their fields; a panic is an InternalError; stores are freed.
 """
 
 import os
@@ -158,6 +159,54 @@ def scenario(tmp, url):
     del a, b, client
 
 
+def photos(tmp, url):
+    """A camera photo from add_photo to the office's device, and the photo errors."""
+    client = fg.SyncClient(url)
+    phone, office = store(tmp, "photo-phone"), store(tmp, "photo-office")
+    token = sign_in(phone, client, PATROLLER)
+    with open(os.path.join(FIXTURES, "photos", "exif-orientation-6-gps.jpg"), "rb") as f:
+        camera = f.read()
+    ref = phone.add_photo(camera, True)
+    check(len(ref.sha256) == 64 and ref.location is not None, "a PhotoRef with its position")
+    check(phone.add_photo(camera, False).location is None, "no position unless allowed")
+    e = raises(fg.FiregridError.Invalid, phone.add_photo, b"junk bytes", False)
+    check(e.field == "photo" and e.reason, "junk refused with its field")
+    e = raises(fg.FiregridError.NotFound, phone.photo_bytes, "0" * 64)
+    check(e.kind == "photo", "unknown photo")
+    shop = phone.list_premises(fg.PremisesFilter())[0]
+    hazard = phone.report_hazard(fg.NewHazard(premises_id=shop.id, description="疏散通道堆物",
+                                              severity=fg.Severity.SERIOUS, photos=[ref], location=None))
+    check(phone.photo_upload_count() == 1, "queued")
+    phone.sync(client, token, None)
+    seen = []
+
+    class Progress(fg.PhotoSyncListener):
+        def on_progress(self, p):
+            seen.append(p)
+
+    report = phone.sync_photos(client, token, 3, Progress())
+    check(report.uploaded == 1 and not report.refused, "uploaded")
+    check(seen and seen[-1].bytes_done == seen[-1].bytes_total, "progress to the end")
+    check(phone.photo_upload_count() == 0, "nothing left")
+
+    office_token = sign_in(office, client, OFFICE)
+    office.sync(client, office_token, None)
+    check([p.sha256 for p in office.hazard(hazard.id).photos] == [ref.sha256], "the office has the reference")
+    raises(fg.FiregridError.NotFound, office.photo_thumbnail, ref.sha256)
+    thumbs = []
+
+    class Thumb(fg.PhotoFetchListener):
+        def on_thumbnail(self, sha256):
+            thumbs.append(office.photo_thumbnail(sha256))
+
+    fetched = office.fetch_photo(client, office_token, ref.sha256, True, Thumb())
+    check(fetched.thumbnail_fetched and fetched.photo_fetched, "thumbnail then photo")
+    check(len(thumbs) == 1 and thumbs[0][:2] == b"\xff\xd8", "the thumbnail shown first")
+    check(office.photo_bytes(ref.sha256) == phone.photo_bytes(ref.sha256), "the same bytes")
+    raises(fg.FiregridError.NotFound, office.fetch_photo, client, office_token, "ab" * 32, False, None)
+    del phone, office, client
+
+
 def surface(tmp):
     print("(a Rust panic message \"test hook: boom\" follows: it is expected)")
     e = raises(fg.InternalError, fg.test_hooks_panic, "boom")
@@ -177,6 +226,7 @@ def main():
         proc, url = start_server(tmp)
         try:
             scenario(tmp, url)
+            photos(tmp, url)
             surface(tmp)
         finally:
             proc.terminate()

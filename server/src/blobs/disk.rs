@@ -52,6 +52,13 @@ pub trait BlobBytes: Send + Sync + std::fmt::Debug {
     ) -> io::Result<ChunkOutcome>;
     /// Deletes `owner`'s partial upload of `sha` (nothing if there is none).
     fn discard(&self, sha: &str, owner: &str) -> io::Result<()>;
+    /// When `owner`'s partial upload of `sha` last received a chunk (ms since the epoch), if
+    /// it has one: what decides that an upload is abandoned.
+    fn partial_touched_ms(&self, sha: &str, owner: &str) -> io::Result<Option<i64>>;
+    /// The cached thumbnail of the completed blob `sha`, if one is cached whole.
+    fn read_thumbnail(&self, sha: &str) -> io::Result<Option<Vec<u8>>>;
+    /// Caches `thumbnail` as the thumbnail of `sha` (atomically: whole or absent).
+    fn write_thumbnail(&self, sha: &str, thumbnail: &[u8]) -> io::Result<()>;
 }
 
 /// Blobs as files: `<root>/<first two hex digits>/<sha256>` when complete,
@@ -79,6 +86,12 @@ impl DiskBlobs {
 
     fn partial_path(&self, sha: &str, owner: &str) -> PathBuf {
         self.root.join("partial").join(format!("{sha}.{owner}"))
+    }
+
+    /// `<root>/thumbs/<ab>/<sha256>`: the thumbnail's JPEG bytes, then their 32-byte SHA-256
+    /// (a damaged cache entry is rebuilt, never served).
+    fn thumb_path(&self, sha: &str) -> PathBuf {
+        self.root.join("thumbs").join(&sha[..2]).join(sha)
     }
 }
 
@@ -197,6 +210,58 @@ impl BlobBytes for DiskBlobs {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+
+    fn partial_touched_ms(&self, sha: &str, owner: &str) -> io::Result<Option<i64>> {
+        let Some(meta) = not_found_is_none(std::fs::metadata(self.partial_path(sha, owner)))?
+        else {
+            return Ok(None);
+        };
+        let ms = meta
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Ok(Some(ms))
+    }
+
+    fn read_thumbnail(&self, sha: &str) -> io::Result<Option<Vec<u8>>> {
+        let Some(mut file) = not_found_is_none(std::fs::read(self.thumb_path(sha)))? else {
+            return Ok(None);
+        };
+        if file.len() <= 32 {
+            return Ok(None);
+        }
+        let split = file.len() - 32;
+        if Sha256::digest(&file[..split])[..] != file[split..] {
+            return Ok(None);
+        }
+        file.truncate(split);
+        Ok(Some(file))
+    }
+
+    fn write_thumbnail(&self, sha: &str, thumbnail: &[u8]) -> io::Result<()> {
+        let target = self.thumb_path(sha);
+        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        // A unique temporary name beside the target: concurrent writers of one thumbnail
+        // write the same bytes, and each rename is atomic.
+        let tmp = dir.join(format!(
+            "{sha}.tmp.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let written = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(thumbnail)?;
+            f.write_all(&Sha256::digest(thumbnail))?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &target)?;
+            sync_dir(&dir)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 

@@ -204,6 +204,37 @@ impl Meta {
         }
     }
 
+    /// Uploads in progress started before `cutoff_ms` (at most `limit`), as (blob, uploader):
+    /// the candidates for expiry (an upload started later cannot have been idle that long).
+    pub(crate) fn uploads_started_before(
+        &self,
+        cutoff_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>> {
+        match self {
+            Meta::Sqlite(c) => Self::with_sqlite(c, |tx| {
+                let mut stmt = tx.prepare(
+                    "SELECT sha256, uploader FROM blob_upload WHERE started_ms < ?1
+                     ORDER BY started_ms LIMIT ?2",
+                )?;
+                let rows =
+                    stmt.query_map(params![cutoff_ms, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            }),
+            Meta::Postgres(pool) => {
+                let mut conn = pool.get().map_err(backend)?;
+                let rows = conn
+                    .query(
+                        "SELECT sha256, uploader FROM blob_upload WHERE started_ms < $1
+                         ORDER BY started_ms LIMIT $2",
+                        &[&cutoff_ms, &i64::from(limit)],
+                    )
+                    .map_err(backend)?;
+                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            }
+        }
+    }
+
     /// Forgets `user`'s upload of `sha`.
     pub(crate) fn drop_upload(&self, sha: &str, user: &str) -> Result<()> {
         match self {

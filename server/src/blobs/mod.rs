@@ -56,8 +56,21 @@
 //!   `quota_exceeded` / `too_many_uploads` (not 413: that stays "this chunk is too large", which
 //!   a client fixes by sending smaller chunks, while 507 tells it to stop and tell the user).
 //!   Uploading a blob someone else already completed costs nothing.
-//! - Thumbnails are not served: devices make their own from the full photo. A `thumb=1`
-//!   variant is left for later.
+//! - `GET …&variant=thumb` → the blob's thumbnail (JPEG, long side ≤ [`THUMB_SIDE`]), made
+//!   from the hash-checked blob with the devices' own code and cached under
+//!   `blobs/thumbs/<ab>/<sha256>` (with a trailing hash: a damaged cache entry is rebuilt).
+//!   A thumbnail has no name in any document, so the server names it: `ETag:
+//!   "thumb-<sha256 of the thumbnail>"`, which the device checks the body against (a cut or
+//!   damaged transfer is refused). A blob that is not a decodable image → 415 `no_thumbnail`.
+//!   A device on a weak link shows the 5 KB thumbnail long before the 150–400 KB photo.
+//! - Abandoned uploads: an upload in progress that received no chunk for
+//!   [`ABANDONED_AFTER_MS`] (7 days) is deleted with its row by `serve`'s hourly background
+//!   task ([`BlobStore::expire_abandoned`]), so its reservation stops counting against the
+//!   quota. Idle time is the partial file's modification time (every chunk writes it); the
+//!   row's `started_ms` only preselects candidates.
+//! - Rate limit: blob requests have their own per-device budget
+//!   (`crate::http::BLOB_REQUESTS_PER_MINUTE`), apart from sync's, so a photo upload of many
+//!   chunks never starves document sync of its budget (and the other way round).
 
 pub mod disk;
 pub mod meta;
@@ -88,6 +101,13 @@ pub const MAX_BLOB_BYTES: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Most uploads one user may have in progress at once.
 pub const MAX_UPLOADS_IN_PROGRESS: u64 = 64;
+/// An upload in progress that received no chunk for this long is abandoned: its bytes are
+/// deleted and its quota reservation freed (by the serve background task).
+pub const ABANDONED_AFTER_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+/// The long side of the thumbnails the server makes (`variant=thumb`), as the devices make them.
+pub const THUMB_SIDE: u32 = 256;
+/// Uploads looked at per expiry pass (the pass runs again at its next tick).
+const EXPIRY_BATCH: u32 = 1000;
 
 /// The blob store: bytes, metadata and the rules between them.
 #[derive(Debug)]
@@ -324,6 +344,46 @@ impl BlobStore {
                 }
             },
         )
+    }
+
+    /// The thumbnail (JPEG, long side ≤ [`THUMB_SIDE`]) of the completed blob `sha`, made
+    /// from the hash-checked blob with the devices' own code
+    /// ([`firegrid_core::photo::thumbnail_of_stored`]) and cached beside it; `None` when the
+    /// blob is not complete. A blob that is not a decodable JPEG is [`Error::Invalid`].
+    pub fn thumbnail(&self, sha: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(cached) = self.bytes.read_thumbnail(sha).map_err(io)?
+            && self.bytes.size(sha).map_err(io)?.is_some()
+        {
+            return Ok(Some(cached));
+        }
+        let Some(photo) = self.read(sha)? else {
+            return Ok(None);
+        };
+        let thumb = firegrid_core::photo::thumbnail_of_stored(&photo, THUMB_SIDE)?;
+        // A cache: serving it matters more than keeping it.
+        if let Err(e) = self.bytes.write_thumbnail(sha, &thumb) {
+            tracing::warn!(blob = %sha, error = %e, "cannot cache a thumbnail");
+        }
+        Ok(Some(thumb))
+    }
+
+    /// Deletes the uploads in progress that received no chunk for `idle_ms` (their bytes and
+    /// rows), freeing their quota reservations; returns how many. A device that comes back
+    /// later starts that photo again from offset 0 (its `HEAD` finds nothing).
+    pub fn expire_abandoned(&self, now_ms: i64, idle_ms: i64) -> Result<u64> {
+        let cutoff = now_ms.saturating_sub(idle_ms);
+        let mut expired = 0;
+        for (sha, user) in self.meta.uploads_started_before(cutoff, EXPIRY_BATCH)? {
+            let owner = owner_key(&user);
+            let touched = self.bytes.partial_touched_ms(&sha, &owner).map_err(io)?;
+            if touched.is_some_and(|t| t >= cutoff) {
+                continue; // started long ago, but still moving
+            }
+            self.bytes.discard(&sha, &owner).map_err(io)?;
+            self.meta.drop_upload(&sha, &user)?;
+            expired += 1;
+        }
+        Ok(expired)
     }
 
     /// The user's quota in bytes.

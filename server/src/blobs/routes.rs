@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{BlobState, BlobStore, MAX_BLOB_BYTES, MAX_CHUNK_BYTES, PutOutcome};
-use crate::http::{AppError, AppState, blocking, principal};
+use crate::http::{AppError, AppState, blocking, principal_within};
 
 /// The offset header of resumable uploads (as in tus and the IETF resumable-upload draft).
 pub(crate) const UPLOAD_OFFSET: &str = "upload-offset";
@@ -36,6 +36,8 @@ pub(crate) enum BlobError {
     TooManyUploads,
     /// 413: chunk or declared total too large.
     TooLarge(String),
+    /// 415: a thumbnail was asked of a blob that is not a decodable image.
+    NoThumbnail,
 }
 
 impl From<AppError> for BlobError {
@@ -94,6 +96,13 @@ impl IntoResponse for BlobError {
                     "message": format!("at most {} uploads may be in progress at once", super::MAX_UPLOADS_IN_PROGRESS),
                 }),
             ),
+            BlobError::NoThumbnail => json(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                serde_json::json!({
+                    "error": "no_thumbnail",
+                    "message": "this blob is not an image a thumbnail can be made of; GET it without variant",
+                }),
+            ),
             BlobError::TooLarge(message) => json(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 serde_json::json!({ "error": "too_large", "message": message }),
@@ -108,6 +117,8 @@ pub(crate) struct BlobQuery {
     doc: String,
     offset: Option<u64>,
     total: Option<u64>,
+    /// `thumb`: the thumbnail instead of the blob (GET only).
+    variant: Option<String>,
 }
 
 type Q = Result<Query<BlobQuery>, QueryRejection>;
@@ -126,7 +137,7 @@ fn authorized(
     doc: &str,
     write: bool,
 ) -> Result<(Arc<BlobStore>, String), BlobError> {
-    let (who, _) = principal(state, headers)?;
+    let (who, _) = principal_within(state, headers, &state.blob_requests)?;
     let Some(store) = state.blobs.clone() else {
         return Err(AppError::NotFound.into());
     };
@@ -174,7 +185,35 @@ async fn get_blob(
 ) -> Result<Response, BlobError> {
     let q = query(q)?;
     blocking_blob(move || {
+        let thumbnail = match q.variant.as_deref() {
+            None => false,
+            Some("thumb") => true,
+            Some(_) => {
+                return Err(AppError::BadRequest("variant must be thumb".into()).into());
+            }
+        };
         let (store, _) = authorized(&state, &headers, &sha, &q.doc, false)?;
+        if thumbnail {
+            let thumb = match store.thumbnail(&sha) {
+                Ok(Some(t)) => t,
+                Ok(None) => return Err(AppError::NotFound.into()),
+                Err(firegrid_core::Error::Invalid { .. }) => return Err(BlobError::NoThumbnail),
+                Err(e) => return Err(e.into()),
+            };
+            let etag = format!("\"thumb-{}\"", firegrid_core::photo::sha256_hex(&thumb));
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, "image/jpeg".to_string()),
+                    (header::ETAG, etag),
+                    (
+                        header::CACHE_CONTROL,
+                        "private, max-age=31536000, immutable".to_string(),
+                    ),
+                ],
+                thumb,
+            )
+                .into_response());
+        }
         let Some(bytes) = store.read(&sha)? else {
             return Err(AppError::NotFound.into());
         };

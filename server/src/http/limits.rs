@@ -1,10 +1,19 @@
 //! A fixed-window rate limiter per key (token, device or user id), in memory. Several server
 //! instances each keep their own windows, so the effective limit is per instance: documented in
 //! ARCHITECTURE.md.
+//!
+//! Budgets are kept apart by purpose: document sync and reads (`REQUESTS_PER_MINUTE`), logins,
+//! and blob requests ([`BLOB_REQUESTS_PER_MINUTE`]): an upload of a few hundred photos in
+//! 1 MiB chunks must not spend the budget a device needs to sync its documents meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Blob requests (`HEAD`/`PUT`/`GET /v1/blobs`) per device per minute, counted apart from
+/// sync's: 20 a second, a photo every 0.1 s on a fast link (a `HEAD` and one chunk each), while
+/// still bounding what one device can make the server hash and write.
+pub const BLOB_REQUESTS_PER_MINUTE: u32 = 1200;
 
 /// Allows `limit` events per key per window.
 #[derive(Debug)]

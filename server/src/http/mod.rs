@@ -25,7 +25,7 @@ use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::{MAX_MESSAGE_BYTES, SyncRequest};
 use serde::{Deserialize, Serialize};
 
-pub use limits::RateLimiter;
+pub use limits::{BLOB_REQUESTS_PER_MINUTE, RateLimiter};
 
 use crate::auth::{Accounts, AuthError};
 use crate::ledger::{self, LedgerError, LedgerQuery};
@@ -44,8 +44,10 @@ pub struct AppState {
     pub storage: Arc<dyn SyncStorage>,
     /// Credentials, devices, tokens.
     pub accounts: Arc<Accounts>,
-    /// Per-token request limit.
+    /// Per-device request limit of sync and document reads.
     pub requests: RateLimiter,
+    /// Per-device request limit of the blob routes, apart from `requests`.
+    pub blob_requests: RateLimiter,
     /// Per-user login limit.
     pub logins: RateLimiter,
     /// The server's clock in ms (the trusted clock; replaceable in tests).
@@ -67,6 +69,7 @@ impl AppState {
             storage,
             accounts,
             requests: RateLimiter::per_minute(REQUESTS_PER_MINUTE),
+            blob_requests: RateLimiter::per_minute(BLOB_REQUESTS_PER_MINUTE),
             logins: RateLimiter::per_minute(LOGINS_PER_MINUTE),
             now_ms: firegrid_core::vocab::now_ms,
             blobs: None,
@@ -231,6 +234,15 @@ pub(crate) fn principal(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(Principal, String), AppError> {
+    principal_within(state, headers, &state.requests)
+}
+
+/// [`principal`], counting the request against `budget` (the blob routes have their own).
+pub(crate) fn principal_within(
+    state: &AppState,
+    headers: &HeaderMap,
+    budget: &RateLimiter,
+) -> Result<(Principal, String), AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -244,7 +256,7 @@ pub(crate) fn principal(
         .inspect_err(|e| {
             tracing::warn!(reason = %e, "authentication failed");
         })?;
-    if let Err(retry) = state.requests.check(&who.device_id) {
+    if let Err(retry) = budget.check(&who.device_id) {
         return Err(AppError::TooManyRequests(retry));
     }
     let user = current_user(state.storage.as_ref(), &who.user_id)?;

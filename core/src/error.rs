@@ -94,12 +94,19 @@ pub enum Error {
     /// The sync protocol went wrong (a response that does not fit the request, no progress).
     #[error("sync failed: {0}")]
     Sync(String),
-    /// A wipe was asked for while changes made on this device have not reached the server:
-    /// nothing was removed. Sync first, or wipe with `force` to give those changes up.
-    #[error("{records} records have changes the server has not acknowledged; sync before wiping")]
+    /// A wipe was asked for while work made on this device has not reached the server:
+    /// nothing was removed. Sync (documents, then photos) first, or wipe with `force` to give
+    /// that work up.
+    #[error(
+        "{records} records have changes and {photos} photos have bytes the server has not \
+         acknowledged; sync before wiping"
+    )]
     UnsyncedChanges {
         /// Records with unacknowledged changes.
         records: u64,
+        /// Photos this device holds that its records reference and the server has not
+        /// confirmed holding whole (the photo sync's queue).
+        photos: u64,
     },
     /// The device's storage (or the store's size limit) is full: nothing of the failed write
     /// was kept, everything saved before is intact. Free space and retry.

@@ -74,7 +74,7 @@ fn a_wipe_with_unsynced_changes_is_refused_and_removes_nothing() {
     let before = store.export_records().unwrap().len();
 
     match store.wipe(false) {
-        Err(Error::UnsyncedChanges { records }) => assert_eq!(records, 1),
+        Err(Error::UnsyncedChanges { records, photos }) => assert_eq!((records, photos), (1, 0)),
         other => panic!("expected UnsyncedChanges, got {other:?}"),
     }
     assert_eq!(store.export_records().unwrap().len(), before);
@@ -82,6 +82,38 @@ fn a_wipe_with_unsynced_changes_is_refused_and_removes_nothing() {
     assert!(store.current_user().unwrap().is_some(), "still signed in");
     assert_eq!(count_files(&store.photo_dir()), 5, "photos kept");
     store.verify().unwrap();
+}
+
+#[test]
+fn a_wipe_is_refused_while_photos_wait_for_the_photo_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = seeded_store(dir.path());
+    let insp = unsynced_inspection(&store);
+    let camera = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/photos/exif-orientation-6-gps.jpg"),
+    )
+    .unwrap();
+    let photo = store.add_photo(&camera, false).unwrap();
+    let item = store.inspection(&insp).unwrap().items[0].clone();
+    store.attach_photo(&insp, &item, photo.clone()).unwrap();
+
+    // The record and its photo both wait: the refusal counts each.
+    match store.wipe(false) {
+        Err(Error::UnsyncedChanges { records, photos }) => assert_eq!((records, photos), (1, 1)),
+        other => panic!("expected UnsyncedChanges, got {other:?}"),
+    }
+    assert!(
+        !store.photo_bytes(&photo.sha256).unwrap().is_empty(),
+        "photo kept"
+    );
+
+    // Once the server holds the photo, only the record keeps the wipe back.
+    store.mark_photo_uploaded(&photo.sha256).unwrap();
+    match store.wipe(false) {
+        Err(Error::UnsyncedChanges { records, photos }) => assert_eq!((records, photos), (1, 0)),
+        other => panic!("expected UnsyncedChanges, got {other:?}"),
+    }
+    assert!(store.photo_bytes(&photo.sha256).is_ok(), "nothing removed");
 }
 
 #[test]

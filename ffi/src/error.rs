@@ -84,10 +84,12 @@ pub enum FiregridError {
     StorageFull,
     /// A sign-out wipe was refused because changes have not reached the server; nothing was
     /// removed. Sync first, or ask the user whether to give them up (wipe with `force`).
-    #[error("{records} records have changes the server has not acknowledged")]
+    #[error("{records} records and {photos} photos have not reached the server")]
     UnsyncedChanges {
         /// Records with unacknowledged changes.
         records: u64,
+        /// Photos still waiting for the photo sync (their bytes are not on the server).
+        photos: u64,
     },
     /// A sync is already running on this store: wait for it.
     #[error("a sync is already running")]
@@ -199,7 +201,9 @@ impl From<CoreError> for FiregridError {
                 reason,
             },
             CoreError::StorageFull => F::StorageFull,
-            CoreError::UnsyncedChanges { records } => F::UnsyncedChanges { records },
+            CoreError::UnsyncedChanges { records, photos } => {
+                F::UnsyncedChanges { records, photos }
+            }
             CoreError::AlreadySyncing => F::AlreadySyncing,
             CoreError::Network(detail) => F::Network { detail },
             CoreError::RateLimited { retry_after_s } => F::ServerBusy { retry_after_s },

@@ -51,8 +51,14 @@ fn core_errors_map_to_the_variants_an_app_acts_on() {
         FiregridError::StorageFull
     ));
     assert!(matches!(
-        map(CoreError::UnsyncedChanges { records: 3 }),
-        FiregridError::UnsyncedChanges { records: 3 }
+        map(CoreError::UnsyncedChanges {
+            records: 3,
+            photos: 2
+        }),
+        FiregridError::UnsyncedChanges {
+            records: 3,
+            photos: 2
+        }
     ));
     assert!(matches!(
         map(CoreError::AlreadySyncing),

@@ -15,8 +15,10 @@
 //! in the file's free pages.
 //!
 //! It refuses ([`Error::UnsyncedChanges`], nothing removed) while records have changes the
-//! server has not acknowledged, unless forced; and it takes the sync lock, so it never runs in
-//! the middle of a sync ([`Error::AlreadySyncing`]).
+//! server has not acknowledged or photos wait in the photo sync's queue (their bytes are not on
+//! the server: a wipe right after a document sync would otherwise delete the only copy of the
+//! evidence), unless forced; and it takes the sync lock and the photo-sync lock, so it never
+//! runs in the middle of a sync or a photo upload ([`Error::AlreadySyncing`]).
 
 use std::path::Path;
 
@@ -47,10 +49,20 @@ impl Store {
     /// is signed in, and the next sync starts from the beginning.
     pub fn wipe(&self, force: bool) -> Result<WipeReport> {
         let _sync = self.sync_guard()?;
+        let _photo_sync = self.photo_guard()?;
+        // The photo queue is read before the transaction: a photo can only join it through a
+        // record write, and such a write leaves that record unsynced, which the transaction
+        // checks under the writer lock.
+        let unsent_photos = if force {
+            0
+        } else {
+            self.photo_upload_queue()?.queued.len() as u64
+        };
         let mut conn = lock(&self.writer);
         // Overwrite what is deleted, so the previous user's rows do not stay in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
-        let removed = crate::sqlite::immediate(&mut conn, |tx| delete_everything(tx, force));
+        let removed =
+            crate::sqlite::immediate(&mut conn, |tx| delete_everything(tx, force, unsent_photos));
         conn.pragma_update(None, "secure_delete", "OFF")?;
         let (records, unsynced_dropped) = removed?;
         // The old pages also sit in the WAL until a checkpoint: copy them back (zeroed) and
@@ -68,15 +80,18 @@ impl Store {
 
 /// Every table's rows, in one transaction; returns the records removed and how many of them
 /// were unsynced.
-fn delete_everything(tx: &Transaction<'_>, force: bool) -> Result<(u64, u64)> {
+fn delete_everything(tx: &Transaction<'_>, force: bool, photos: u64) -> Result<(u64, u64)> {
     let unsynced: i64 = tx.query_row(
         "SELECT count(*) FROM record WHERE heads <> synced_heads",
         [],
         |r| r.get(0),
     )?;
     let unsynced = unsynced.max(0) as u64;
-    if unsynced > 0 && !force {
-        return Err(Error::UnsyncedChanges { records: unsynced });
+    if (unsynced > 0 || photos > 0) && !force {
+        return Err(Error::UnsyncedChanges {
+            records: unsynced,
+            photos,
+        });
     }
     let records: i64 = tx.query_row("SELECT count(*) FROM record", [], |r| r.get(0))?;
     // Every table the migrations made, so a table added later is wiped too. References are

@@ -98,9 +98,9 @@ public final class SignInViewModel: ObservableObject {
             unsyncedAtSignOut = nil
             errorText = nil
             notice = texts.get(.signedOut)
-        } catch let FiregridError.UnsyncedChanges(records) {
-            unsyncedAtSignOut = records
-            errorText = texts.get(.unsyncedBeforeWipe, records)
+        } catch let FiregridError.UnsyncedChanges(records, photos) {
+            unsyncedAtSignOut = records + photos
+            errorText = texts.get(.unsyncedBeforeWipe, records, photos)
         } catch {
             errorText = texts.describe(error)
         }

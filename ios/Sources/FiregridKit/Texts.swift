@@ -23,8 +23,8 @@ public enum Msg: String, CaseIterable {
         case .passwordRequired: return ("请填写密码", "Enter your password")
         case .wrongCredentials: return ("用户名或密码错误", "Wrong user name or password")
         case .sessionExpired: return ("登录已过期，请重新登录", "Your sign-in has expired: sign in again")
-        case .unsyncedBeforeWipe: return ("还有 %@ 条记录未同步到服务器。联网同步后再退出，或确认放弃这些记录。",
-                                          "%@ records have not reached the server. Sync before signing out, or confirm to give them up.")
+        case .unsyncedBeforeWipe: return ("还有 %@ 条记录、%@ 张照片未同步到服务器。联网同步后再退出，或确认放弃它们。",
+                                          "%@ records and %@ photos have not reached the server. Sync before signing out, or confirm to give them up.")
         case .signedOut: return ("已退出，本机数据已清除", "Signed out; this phone's data is removed")
         case .notSignedIn: return ("请先登录", "Please sign in")
         case .forbidden: return ("无权操作：%@", "Not allowed: %@")
@@ -102,7 +102,7 @@ public struct Texts: Sendable {
         case let .IncompleteInspection(_, unanswered, missingPhotos): return get(.incomplete, unanswered.count, missingPhotos.count)
         case let .HazardTransition(_, _, status, reason): return get(.transition, status, reason)
         case .StorageFull: return get(.storageFull)
-        case let .UnsyncedChanges(records): return get(.unsyncedBeforeWipe, records)
+        case let .UnsyncedChanges(records, photos): return get(.unsyncedBeforeWipe, records, photos)
         case .AlreadySyncing: return get(.alreadySyncing)
         case .Network: return get(.offline)
         case let .ServerBusy(retryAfterS): return get(.serverBusy, retryAfterS)

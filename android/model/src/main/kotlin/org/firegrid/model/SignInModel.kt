@@ -98,7 +98,7 @@ class SignInModel(
         try {
             store.signOutAndWipe(force)
         } catch (e: FiregridException.UnsyncedChanges) {
-            update { it.copy(busy = false, unsyncedAtSignOut = e.records, error = texts.describe(e)) }
+            update { it.copy(busy = false, unsyncedAtSignOut = e.records + e.photos, error = texts.describe(e)) }
             return
         } catch (e: FiregridException) {
             return fail(texts.describe(e))

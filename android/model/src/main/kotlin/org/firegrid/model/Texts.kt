@@ -18,8 +18,8 @@ enum class Msg(val zh: String, val en: String) {
     WRONG_CREDENTIALS("用户名或密码错误", "Wrong user name or password"),
     SESSION_EXPIRED("登录已过期，请重新登录", "Your sign-in has expired: sign in again"),
     UNSYNCED_BEFORE_WIPE(
-        "还有 %1\$s 条记录未同步到服务器。联网同步后再退出，或确认放弃这些记录。",
-        "%1\$s records have not reached the server. Sync before signing out, or confirm to give them up.",
+        "还有 %1\$s 条记录、%2\$s 张照片未同步到服务器。联网同步后再退出，或确认放弃它们。",
+        "%1\$s records and %2\$s photos have not reached the server. Sync before signing out, or confirm to give them up.",
     ),
     SIGNED_OUT("已退出，本机数据已清除", "Signed out; this phone's data is removed"),
 
@@ -127,7 +127,7 @@ class Texts(language: String) {
             reason(e.reason),
         )
         is FiregridException.StorageFull -> get(Msg.STORAGE_FULL)
-        is FiregridException.UnsyncedChanges -> get(Msg.UNSYNCED_BEFORE_WIPE, e.records)
+        is FiregridException.UnsyncedChanges -> get(Msg.UNSYNCED_BEFORE_WIPE, e.records, e.photos)
         is FiregridException.AlreadySyncing -> get(Msg.ALREADY_SYNCING)
         is FiregridException.Network -> get(Msg.OFFLINE)
         is FiregridException.ServerBusy -> get(Msg.SERVER_BUSY, e.retryAfterS)

@@ -29,13 +29,6 @@ public struct PhotoPairRow: Identifiable, Equatable, Sendable {
     public let farText: String?
 }
 
-/// Tells the main actor when a fetched thumbnail is stored.
-private final class ThumbnailRelay: PhotoFetchListener, @unchecked Sendable {
-    let deliver: @Sendable (String) -> Void
-    init(_ deliver: @escaping @Sendable (String) -> Void) { self.deliver = deliver }
-    func onThumbnail(sha256: String) { deliver(sha256) }
-}
-
 @MainActor
 public final class HazardDetailViewModel: ObservableObject {
     @Published public private(set) var title = ""
@@ -126,7 +119,7 @@ public final class HazardDetailViewModel: ObservableObject {
         let wanted = missing
         guard !wanted.isEmpty else { return }
         let store = self.store, session = self.session
-        let relay = ThumbnailRelay { [weak self] sha in
+        let relay = Relay<String> { [weak self] sha in
             let thumb = Self.local(store, sha)
             Task { @MainActor in self?.show(sha, thumb) }
         }

@@ -6,20 +6,6 @@
 import Foundation
 import FiregridFFI
 
-/// Receives progress on the sync's thread and hands it to the main actor.
-private final class ProgressRelay: SyncProgressListener, @unchecked Sendable {
-    let deliver: @Sendable (SyncProgress) -> Void
-    init(_ deliver: @escaping @Sendable (SyncProgress) -> Void) { self.deliver = deliver }
-    func onProgress(progress: SyncProgress) { deliver(progress) }
-}
-
-/// Receives the photo sync's progress on its thread and hands it to the main actor.
-private final class PhotoProgressRelay: PhotoSyncListener, @unchecked Sendable {
-    let deliver: @Sendable (PhotoSyncProgress) -> Void
-    init(_ deliver: @escaping @Sendable (PhotoSyncProgress) -> Void) { self.deliver = deliver }
-    func onProgress(progress: PhotoSyncProgress) { deliver(progress) }
-}
-
 @MainActor
 public final class SyncStatusViewModel: ObservableObject {
     @Published public private(set) var running = false
@@ -85,7 +71,7 @@ public final class SyncStatusViewModel: ObservableObject {
     private func syncPhotos(client: SyncClient, token: String) async throws {
         let store = self.store, texts = self.texts
         photoProgress = nil
-        let relay = PhotoProgressRelay { [weak self] p in
+        let relay = Relay<PhotoSyncProgress> { [weak self] p in
             Task { @MainActor in self?.photoProgress = p }
         }
         let (report, waiting, refusals) = try await offMain { () throws -> (PhotoSyncReport, UInt64, [String]) in
@@ -111,7 +97,7 @@ public final class SyncStatusViewModel: ObservableObject {
         progress = start > 0 ? 0 : nil
         errorText = nil
         lastResult = texts.get(.syncing)
-        let relay = ProgressRelay { [weak self] p in
+        let relay = Relay<SyncProgress> { [weak self] p in
             Task { @MainActor in
                 guard let self else { return }
                 self.unsynced = p.unsynced

@@ -23,7 +23,12 @@ final class AppModel: ObservableObject {
     init() throws {
         store = try FiregridStore.open(path: try Self.storeURL().path)
         let store = self.store
-        addPhoto = { data in try store.addPhoto(image: data, keepLocation: false) }
+        // The worker's choice (the sync tab's switch), on by default: the before/after distance
+        // check needs the position.
+        addPhoto = { data in
+            let keep = UserDefaults.standard.object(forKey: "keep_photo_location") as? Bool ?? true
+            return try store.addPhoto(image: data, keepLocation: keep)
+        }
         signIn = SignInViewModel(store: store, session: session, texts: texts)
         premises = PremisesSearchViewModel(store: store, texts: texts)
         hazards = MyHazardsViewModel(store: store, texts: texts, addPhoto: addPhoto)

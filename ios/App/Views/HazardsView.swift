@@ -6,6 +6,7 @@ import FiregridKit
 import SwiftUI
 
 struct HazardsView: View {
+    @EnvironmentObject private var app: AppModel
     @ObservedObject var model: MyHazardsViewModel
     @State private var photoFor: (String, ActionKind)?
     @State private var reasonFor: (String, ActionKind)?
@@ -27,6 +28,9 @@ struct HazardsView: View {
                     HStack {
                         Text(row.statusText)
                         Text(row.deadlineText).foregroundStyle(row.due == .overdue || row.due == .today ? .red : .primary)
+                    }
+                    NavigationLink("hazards.details") {
+                        HazardDetailView(model: HazardDetailViewModel(store: app.store, session: app.session, texts: app.texts), hazardId: row.id)
                     }
                     HStack {
                         ForEach(row.actions, id: \.self) { kind in

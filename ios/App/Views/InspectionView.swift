@@ -66,6 +66,11 @@ private struct ItemRow: View {
                 Button("inspection.photo", action: takePhoto)
                 if !item.photos.isEmpty { Text("inspection.photos \(item.photos.count)") }
             }
+            if !item.photos.isEmpty {
+                ScrollView(.horizontal) {
+                    HStack { ForEach(item.photos, id: \.self) { Thumbnail(jpeg: item.thumbnails[$0]) } }
+                }
+            }
         }
         .onAppear { note = item.note }
     }

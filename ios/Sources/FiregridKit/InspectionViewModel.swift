@@ -1,7 +1,8 @@
 // The inspection form's logic in plain Swift, as android/model/InspectionFormModel.kt: one
-// checklist per category, each item pass / fail / n.a. with a note and camera photos. The
-// camera's JPEG reaches the store through the injected `addPhoto` (the app passes the photo
-// pipeline's `store.addPhoto`). Every store call blocks (SQLite, image processing): it runs off
+// checklist per category, each item pass / fail / n.a. with a note and camera photos shown as
+// thumbnails. The camera's JPEG reaches the store through the injected `addPhoto` (the app
+// passes the photo pipeline's `store.addPhoto(image:keepLocation:)`); a file the pipeline cannot
+// use (junk, HEIC, a bomb) is refused with a message in the user's language. Every store call blocks (SQLite, image processing): it runs off
 // the main actor, and the published state is set back on the main actor.
 import Foundation
 import FiregridFFI
@@ -15,6 +16,8 @@ public struct FormItem: Identifiable, Equatable {
     public var note: String
     /// The attached photos' SHA-256, in the order taken.
     public var photos: [String]
+    /// Their thumbnails (JPEG, ≤ 256 px) by SHA-256, as the store holds them.
+    public var thumbnails: [String: Data] = [:]
 }
 
 @MainActor
@@ -89,16 +92,30 @@ public final class InspectionViewModel: ObservableObject {
     }
 
     /// A picture from the camera (JPEG data): processed and stored by the photo pipeline, then
-    /// attached. A picture the pipeline refuses becomes the error and nothing is attached.
+    /// attached with its thumbnail. A picture the pipeline refuses (junk, HEIC, a bomb) becomes
+    /// a message in the user's language and nothing is attached.
     public func capture(itemId: String, image: Data) async {
         guard let inspectionId = current() else { return }
         let store = self.store, addPhoto = self.addPhoto
-        guard let photo = await run({ () throws -> PhotoRef in
-            let photo = try addPhoto(image)
+        let photo: PhotoRef
+        do {
+            photo = try await offMain { try addPhoto(image) }
+        } catch let FiregridError.Invalid(field, _) where field == "photo" {
+            errorText = texts.get(.photoUnusable)
+            return
+        } catch {
+            errorText = texts.describe(error)
+            return
+        }
+        guard let thumbnail = await run({ () throws -> Data? in
             try store.attachPhoto(inspectionId: inspectionId, itemId: itemId, photo: photo)
-            return photo
+            return try? store.photoThumbnail(sha256: photo.sha256)
         }) else { return }
-        change(itemId) { if !$0.photos.contains(photo.sha256) { $0.photos.append(photo.sha256) } }
+        change(itemId) {
+            guard !$0.photos.contains(photo.sha256) else { return }
+            $0.photos.append(photo.sha256)
+            if let thumbnail { $0.thumbnails[photo.sha256] = thumbnail }
+        }
     }
 
     /// Finishes the inspection; on refusal, `needsAttention` lists the items to fix.

@@ -9,7 +9,9 @@ public enum Msg: String, CaseIterable {
     case sessionExpired, unsyncedBeforeWipe, signedOut
     case notSignedIn, forbidden, notFound, invalid, inspectionFinished, incomplete, transition
     case storageFull, alreadySyncing, offline, serverBusy, serverError, storeTooNew, corrupt, storage, `internal`
-    case noInspection
+    case noInspection, photoUnusable
+    case pairFix, pairHandling, pairVerification, pairDistance, pairNoDistance, pairFar, photoLoading, photoNotAvailable
+    case photosWaiting, photoProgress, photosDone, photosRefused, photosDamaged
     case statusDiscovered, statusFiled, statusDispatched, statusHandled, statusVerified, statusClosed
     case overdue, dueToday, dueInDays, noDeadline, actionDone
     case neverSynced, syncing, syncDone, syncRefused, unsynced
@@ -59,6 +61,21 @@ public enum Msg: String, CaseIterable {
         case .syncDone: return ("同步完成：发送 %@，接收 %@", "Synced: %@ sent, %@ received")
         case .syncRefused: return ("服务器拒收 %@ 条记录", "The server refused %@ records")
         case .unsynced: return ("%@ 条记录待同步", "%@ records waiting to sync")
+        case .photoUnusable: return ("无法使用这张照片（不是照片、格式不支持或文件已损坏），请重新拍摄",
+                                     "This picture cannot be used (not a photo, an unsupported format or a damaged file): take it again")
+        case .pairFix: return ("整改后", "After the fix")
+        case .pairHandling: return ("处置后", "After handling")
+        case .pairVerification: return ("核查时", "At verification")
+        case .pairDistance: return ("与整改前照片相距 %@ 米", "%@ m from the before photo")
+        case .pairNoDistance: return ("拍摄位置未知", "Where it was taken is not known")
+        case .pairFar: return ("拍摄地点距整改前照片过远，已标记待核实", "Taken far from the before photo: flagged for checking")
+        case .photoLoading: return ("正在下载照片…", "Downloading the photo…")
+        case .photoNotAvailable: return ("照片暂不可用（联网后可下载）", "The photo is not available yet (it downloads when online)")
+        case .photosWaiting: return ("%@ 张照片待上传", "%@ photos waiting to upload")
+        case .photoProgress: return ("照片 %@/%@，%@/%@ KB", "Photos %@/%@, %@/%@ KB")
+        case .photosDone: return ("照片：上传 %@ 张，服务器已有 %@ 张", "Photos: %@ uploaded, %@ already on the server")
+        case .photosRefused: return ("服务器拒收 %@ 张照片（保留在本机，下次重试）", "The server refused %@ photos (kept on the phone, retried next time)")
+        case .photosDamaged: return ("%@ 张照片在本机已损坏，请重新拍摄", "%@ photos are damaged on this phone: take them again")
         }
     }
 }
@@ -77,6 +94,9 @@ public struct Texts: Sendable {
     }
 
     public func of(_ text: Localized) -> String { zh ? text.zh : text.en }
+
+    /// Between two results in one line.
+    public var separator: String { zh ? "；" : "; " }
 
     public func status(_ s: HazardStatus) -> String {
         switch s {

@@ -28,16 +28,16 @@ final class ModelTests: XCTestCase {
     func testMyHazardsFromDiscoveredToFiled() async throws {
         let store = try newStore(signedInAs: patroller)
         let shop = try store.listPremises(filter: PremisesFilter(category: .streetShop))[0]
-        let form = InspectionViewModel(store: store, texts: Texts(language: "en"), addPhoto: hashingPipeline)
+        let form = InspectionViewModel(store: store, texts: Texts(language: "en"), addPhoto: pipeline(store))
         await form.start(premisesId: shop.id)
         let failed = try XCTUnwrap(form.items.first { $0.photoRequiredOnFail })
         for item in form.items { await form.answer(itemId: item.id, result: item.id == failed.id ? .fail : .pass) }
-        await form.capture(itemId: failed.id, image: Data([9]))
+        await form.capture(itemId: failed.id, image: try cameraFile("exif-orientation-6-gps.jpg"))
         await form.finish()
         let hazard = try XCTUnwrap(form.finishedHazards?.first)
 
         _ = try store.setCurrentUser(userId: office)
-        let model = MyHazardsViewModel(store: store, texts: Texts(language: "zh-Hans"), addPhoto: hashingPipeline)
+        let model = MyHazardsViewModel(store: store, texts: Texts(language: "zh-Hans"), addPhoto: pipeline(store))
         await model.refresh()
         XCTAssertFalse(model.departments.isEmpty)
         XCTAssertEqual(model.rows.first { $0.id == hazard }?.actions, [.file])

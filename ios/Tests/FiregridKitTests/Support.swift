@@ -1,7 +1,6 @@
 // Shared helpers of the FiregridKit tests (macOS only: `swift test` after
-// scripts/build-xcframework.sh): stores with the fixtures, and the photo step that stands in
-// for the photo pipeline (the SHA-256 of the bytes).
-import CryptoKit
+// scripts/build-xcframework.sh): stores with the fixtures, the camera files of
+// fixtures/photos, and the photo step the app wires (the core's pipeline, `store.addPhoto`).
 import Foundation
 import FiregridFFI
 import XCTest
@@ -10,22 +9,32 @@ let patroller = "u.gp001"
 let office = "u.so001"
 let samplePassword = "zhenru-sample"
 
+let fixturesDir = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("fixtures")
+
 func newStore(signedInAs user: String? = nil) throws -> FiregridStore {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let store = try FiregridStore.open(path: dir.appendingPathComponent("firegrid.db").path)
-    let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fixtures").path
-    _ = try store.importFixtures(dir: fixtures)
+    _ = try store.importFixtures(dir: fixturesDir.path)
     if let user { _ = try store.setCurrentUser(userId: user) }
     return store
 }
 
-let hashingPipeline: @Sendable (Data) throws -> PhotoRef = { data in
-    if data.isEmpty { throw FiregridError.Invalid(field: "photo", reason: "not an image") }
-    let hex = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    return PhotoRef(sha256: hex, capturedAtMs: 1_764_400_000_000, location: nil)
+/// A file of fixtures/photos, as the camera hands it over.
+func cameraFile(_ name: String) throws -> Data {
+    try Data(contentsOf: fixturesDir.appendingPathComponent("photos").appendingPathComponent(name))
+}
+
+/// The app's photo step: the real pipeline of `store`.
+func pipeline(_ store: FiregridStore, keepLocation: Bool = true) -> @Sendable (Data) throws -> PhotoRef {
+    { data in try store.addPhoto(image: data, keepLocation: keepLocation) }
+}
+
+func isJpeg(_ data: Data?) -> Bool {
+    guard let data, data.count > 4 else { return false }
+    return data[data.startIndex] == 0xFF && data[data.startIndex + 1] == 0xD8
 }
 
 /// A `firegrid-server serve --seed-sample` the tests may sync with (FIREGRID_TEST_SERVER).

@@ -1,5 +1,5 @@
 // The one activity: sign-in until someone is signed in, then three tabs (premises, my hazards,
-// sync) and the inspection form opened from a premises. Navigation is a small back stack of
+// sync), the inspection form opened from a premises and a hazard's detail from my hazards. Navigation is a small back stack of
 // screens kept in Compose state; every screen renders a view model's state.
 package org.firegrid.app
 
@@ -23,6 +23,7 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.stringResource
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
+import org.firegrid.app.ui.HazardDetailScreen
 import org.firegrid.app.ui.HazardsScreen
 import org.firegrid.app.ui.InspectionScreen
 import org.firegrid.app.ui.PremisesScreen
@@ -54,10 +55,14 @@ private fun FiregridNav(app: FiregridApp) {
     }
     var tab by rememberSaveable { mutableStateOf(Tab.PREMISES) }
     var inspecting by rememberSaveable { mutableStateOf<String?>(null) }
-    BackHandler(enabled = inspecting != null) { inspecting = null }
+    var detail by rememberSaveable { mutableStateOf<String?>(null) }
+    BackHandler(enabled = inspecting != null || detail != null) {
+        inspecting = null
+        detail = null
+    }
     Scaffold(
         topBar = {
-            if (inspecting == null) {
+            if (inspecting == null && detail == null) {
                 TabRow(selectedTabIndex = tab.ordinal) {
                     Tab.entries.forEach { t ->
                         androidx.compose.material3.Tab(selected = t == tab, onClick = { tab = t }, text = { Text(stringResource(t.label)) })
@@ -68,11 +73,13 @@ private fun FiregridNav(app: FiregridApp) {
     ) { padding ->
         val modifier = Modifier.padding(padding)
         val premisesId = inspecting
+        val hazardId = detail
         when {
             premisesId != null -> InspectionScreen(app, premisesId, modifier) { inspecting = null }
+            hazardId != null -> HazardDetailScreen(app.hazardDetail, hazardId, modifier) { detail = null }
             tab == Tab.PREMISES -> PremisesScreen(app.premises, modifier) { inspecting = it }
-            tab == Tab.HAZARDS -> HazardsScreen(app.hazards, modifier)
-            else -> SyncScreen(app.sync, app.signIn, app.store.deviceId(), modifier)
+            tab == Tab.HAZARDS -> HazardsScreen(app.hazards, modifier) { detail = it }
+            else -> SyncScreen(app, modifier)
         }
     }
 }

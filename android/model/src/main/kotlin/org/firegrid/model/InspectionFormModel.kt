@@ -1,7 +1,9 @@
 // The inspection form's logic: one checklist per category (residential compounds, street shops,
-// large sites), each item pass / fail / not applicable with a note and photos. The camera's
-// picture reaches the store through the injected `addPhoto` (the app passes `store::addPhoto`
-// of the photo pipeline: processes, stores, returns the reference to attach). Every call blocks
+// large sites), each item pass / fail / not applicable with a note and photos, each photo shown
+// by its thumbnail. The camera's picture reaches the store through the injected `addPhoto` (the
+// app passes `store.addPhoto(bytes, keepLocation)`, the core's photo pipeline: upright, shrunk,
+// Exif stripped, stored with its thumbnail); a file the pipeline cannot use (junk, HEIC, a
+// decompression bomb) is refused with a message in the user's language. Every call blocks
 // (SQLite, image processing): the screen calls these from a background dispatcher.
 package org.firegrid.model
 
@@ -19,8 +21,10 @@ data class FormItem(
     val photoRequiredOnFail: Boolean,
     val result: AnswerResult? = null,
     val note: String? = null,
-    /** The attached photos' SHA-256, in the order taken (thumbnails are looked up by it). */
+    /** The attached photos' SHA-256, in the order taken. */
     val photos: List<String> = emptyList(),
+    /** Their thumbnails (JPEG, ≤ 256 px) by SHA-256, as the store holds them. */
+    val thumbnails: Map<String, ByteArray> = emptyMap(),
 )
 
 /** Everything the form screen shows. */
@@ -82,15 +86,32 @@ class InspectionFormModel(
     /**
      * A picture from the camera (the JPEG file's bytes): processed and stored by the photo
      * pipeline, then attached to the item. An image the pipeline refuses (HEIC, too large,
-     * damaged) becomes the error message and nothing is attached.
+     * damaged, a bomb) becomes a message in the user's language and nothing is attached.
      */
     fun capture(itemId: String, image: ByteArray) {
         val id = inspectionId() ?: return
         guarded(::fail) {
-            val photo = addPhoto(image)
+            val photo = try {
+                addPhoto(image)
+            } catch (e: FiregridException.Invalid) {
+                if (e.field != "photo") throw e
+                fail(texts.get(Msg.PHOTO_UNUSABLE))
+                return
+            }
             store.attachPhoto(id, itemId, photo)
-            item(itemId) { if (photo.sha256 in it.photos) it else it.copy(photos = it.photos + photo.sha256) }
+            val thumbnail = thumbnailOf(photo.sha256)
+            item(itemId) {
+                if (photo.sha256 in it.photos) it
+                else it.copy(photos = it.photos + photo.sha256, thumbnails = it.thumbnails + listOfNotNull(thumbnail?.let { t -> photo.sha256 to t }))
+            }
         }
+    }
+
+    /** The thumbnail the store holds for a photo, or null when it lacks it (taken elsewhere). */
+    private fun thumbnailOf(sha256: String): ByteArray? = try {
+        store.photoThumbnail(sha256)
+    } catch (_: FiregridException.NotFound) {
+        null
     }
 
     /** Removes a photo from an item. */
@@ -98,7 +119,7 @@ class InspectionFormModel(
         val id = inspectionId() ?: return
         guarded(::fail) {
             store.removePhoto(id, itemId, sha256)
-            item(itemId) { it.copy(photos = it.photos - sha256) }
+            item(itemId) { it.copy(photos = it.photos - sha256, thumbnails = it.thumbnails - sha256) }
         }
     }
 

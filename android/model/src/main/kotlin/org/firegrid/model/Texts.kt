@@ -47,6 +47,10 @@ enum class Msg(val zh: String, val en: String) {
 
     // Inspection form
     NO_INSPECTION("请先开始检查", "Start the inspection first"),
+    PHOTO_UNUSABLE(
+        "无法使用这张照片（不是照片、格式不支持或文件已损坏），请重新拍摄",
+        "This picture cannot be used (not a photo, an unsupported format or a damaged file): take it again",
+    ),
 
     // Hazards
     STATUS_DISCOVERED("待立案", "Discovered"),
@@ -68,6 +72,16 @@ enum class Msg(val zh: String, val en: String) {
     REASON_NOT_DISPATCHED("未派遣给本单位", "not dispatched to your department"),
     REASON_SELF_VERIFICATION("不能核查自己的整改", "you cannot verify your own fix"),
 
+    // Hazard detail: before/after photos (整改前后对比)
+    PAIR_FIX("整改后", "After the fix"),
+    PAIR_HANDLING("处置后", "After handling"),
+    PAIR_VERIFICATION("核查时", "At verification"),
+    PAIR_DISTANCE("与整改前照片相距 %1\$s 米", "%1\$s m from the before photo"),
+    PAIR_NO_DISTANCE("拍摄位置未知", "Where it was taken is not known"),
+    PAIR_FAR("拍摄地点距整改前照片过远，已标记待核实", "Taken far from the before photo: flagged for checking"),
+    PHOTO_LOADING("正在下载照片…", "Downloading the photo…"),
+    PHOTO_NOT_AVAILABLE("照片暂不可用（联网后可下载）", "The photo is not available yet (it downloads when online)"),
+
     // Sync
     NEVER_SYNCED("尚未同步", "Not synced yet"),
     SYNCING("正在同步…", "Syncing…"),
@@ -78,6 +92,11 @@ enum class Msg(val zh: String, val en: String) {
     REFUSED_FOREIGN_ACTOR("不是本机的修改", "not made on this phone"),
     REFUSED_INVALID("内容无效", "invalid"),
     REFUSED_TOO_LARGE("内容过大", "too large"),
+    PHOTOS_WAITING("%1\$s 张照片待上传", "%1\$s photos waiting to upload"),
+    PHOTO_PROGRESS("照片 %1\$s/%2\$s，%3\$s/%4\$s KB", "Photos %1\$s/%2\$s, %3\$s/%4\$s KB"),
+    PHOTOS_DONE("照片：上传 %1\$s 张，服务器已有 %2\$s 张", "Photos: %1\$s uploaded, %2\$s already on the server"),
+    PHOTOS_REFUSED("服务器拒收 %1\$s 张照片（保留在本机，下次重试）", "The server refused %1\$s photos (kept on the phone, retried next time)"),
+    PHOTOS_DAMAGED("%1\$s 张照片在本机已损坏，请重新拍摄", "%1\$s photos are damaged on this phone: take them again"),
     SEPARATOR("；", "; "),
 }
 

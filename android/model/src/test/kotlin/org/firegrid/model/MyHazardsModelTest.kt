@@ -24,11 +24,11 @@ class MyHazardsModelTest {
     /** A finished inspection of a shop with one failed item: one discovered hazard. */
     private fun failedInspection(store: FiregridStore): String {
         val shop = store.listPremises(PremisesFilter(category = Category.STREET_SHOP))[0]
-        val form = InspectionFormModel(store, en, hashingPipeline())
+        val form = InspectionFormModel(store, en, pipeline(store))
         form.start(shop.id)
         val failed = form.state.items.first { it.photoRequiredOnFail }
         for (item in form.state.items) form.answer(item.id, if (item == failed) AnswerResult.FAIL else AnswerResult.PASS)
-        form.capture(failed.id, byteArrayOf(9, 9, 9))
+        form.capture(failed.id, cameraJpeg)
         form.finish()
         return form.state.finishedHazards!!.single()
     }
@@ -38,7 +38,7 @@ class MyHazardsModelTest {
         storeAs(PATROLLER).use { store ->
             val hazard = failedInspection(store)
             var now = System.currentTimeMillis()
-            val patroller = MyHazardsModel(store, en, hashingPipeline(), now = { now }, utcOffsetMinutes = { SHANGHAI })
+            val patroller = MyHazardsModel(store, en, pipeline(store), now = { now }, utcOffsetMinutes = { SHANGHAI })
             patroller.refresh()
             val row = patroller.state.rows.single { it.id == hazard }
             assertEquals(HazardStatus.DISCOVERED, row.status)
@@ -47,7 +47,7 @@ class MyHazardsModelTest {
 
             // The office (same phone, another user) files it; the picker lists the departments.
             store.setCurrentUser(OFFICE)
-            val office = MyHazardsModel(store, zh, hashingPipeline(), now = { now }, utcOffsetMinutes = { SHANGHAI })
+            val office = MyHazardsModel(store, zh, pipeline(store), now = { now }, utcOffsetMinutes = { SHANGHAI })
             office.refresh()
             assertTrue(office.state.departments.isNotEmpty())
             assertEquals(store.departments(), office.state.departments)
@@ -86,7 +86,7 @@ class MyHazardsModelTest {
             assertTrue(refused, refused.startsWith("Not allowed: ") || refused.startsWith("Not possible while Filed: "))
             assertEquals(HazardStatus.FILED, store.hazardCase(hazard).state.status)
 
-            patroller.reportFix(hazard, listOf(byteArrayOf(7, 7, 7)), "已清理通道")
+            patroller.reportFix(hazard, listOf(otherPicture), "已清理通道")
             assertNull(patroller.state.error)
             val fixed = store.hazardCase(hazard)
             assertEquals(HazardStatus.HANDLED, fixed.state.status)

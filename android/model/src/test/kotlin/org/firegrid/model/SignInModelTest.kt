@@ -114,7 +114,7 @@ class SignInModelTest {
             vault.save(vault.load()!!.copy(serverUrl = "http://127.0.0.1:1"))
             model.signOut()
             assertEquals(1uL, model.state.unsyncedAtSignOut)
-            assertTrue(model.state.error!!.startsWith("1 records have not reached the server"))
+            assertTrue(model.state.error!!, model.state.error!!.startsWith("1 records and 0 photos have not reached the server"))
             assertNotNull(phone.currentUser())
             assertEquals(1uL, phone.unsyncedCount())
 

@@ -1,12 +1,15 @@
 // Sync status on the JVM against the real server: the sync runs on the model's own thread,
 // the progress bar moves, the last result and what waits are shown; offline and signed-out
-// syncs are messages, and the unsent work stays.
+// syncs are messages, and the unsent work stays. Photos follow the documents: their progress in
+// photos and bytes, and the refusals with their reasons in the user's language.
 package org.firegrid.model
 
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.TimeUnit
 import org.firegrid.ffi.AnswerResult
 import org.firegrid.ffi.Category
+import org.firegrid.ffi.NewHazard
+import org.firegrid.ffi.Severity
 import org.firegrid.ffi.PremisesFilter
 import org.firegrid.ffi.test.PATROLLER
 import org.firegrid.ffi.test.SAMPLE_PASSWORD
@@ -85,6 +88,60 @@ class SyncStatusModelTest {
                 assertNotNull(model.syncBlocking())
                 assertNull(model.state.error)
                 assertTrue(vault.load()!!.accessToken != saved.accessToken)
+            }
+        }
+    }
+
+    @Test
+    fun photosUploadAfterTheDocumentsWithProgressAndRefusalsInWords() {
+        newStore().use { phone ->
+            val session = Session(MemoryTokenVault())
+            // A patroller of its own: the server limits logins per user per minute.
+            SignInModel(phone, session, en).signIn(TestServer.url, "u.gp003", SAMPLE_PASSWORD)
+            val shop = phone.listPremises(PremisesFilter(grid = "grid.01.3", limit = 1u)).first()
+            val photo = phone.addPhoto(drawnPicture(2), true)
+            phone.reportHazard(
+                NewHazard(premisesId = shop.id, description = "疏散通道堆放杂物", severity = Severity.SERIOUS, photos = listOf(photo)),
+            )
+            // A photo sent before its record reached the server is refused (still queued).
+            val (client, token) = session.current()!!
+            val early = phone.syncPhotos(client, token, 1u, null)
+            assertEquals(1, early.refused.size)
+            SyncStatusModel(phone, session, zh).use { model ->
+                model.refresh()
+                assertEquals(1uL, model.state.photosWaiting)
+                assertEquals("1 张照片待上传", model.state.photosWaitingText)
+                val refusal = model.state.photoRefusals.single()
+                assertTrue(refusal, refusal.startsWith(photo.sha256.take(12) + ": "))
+                assertEquals(phone.photoRefusals().single().label.zh, refusal.substringAfter(": "))
+                assertTrue("a reason in Chinese", refusal.substringAfter(": ").any { it.code > 0x4E00 })
+            }
+            SyncStatusModel(phone, session, en).use { model ->
+                model.refresh()
+                assertEquals(phone.photoRefusals().single().label.en, model.state.photoRefusals.single().substringAfter(": "))
+                val seen = CopyOnWriteArrayList<SyncStatusState>()
+                model.observe { seen.add(it) }.use {
+                    model.syncNow().get(120, TimeUnit.SECONDS)
+                }
+                val s = model.state
+                assertNull(s.error)
+                assertTrue(!s.running)
+                // Documents first: the records were sent before any photo progress came.
+                val firstPhoto = seen.indexOfFirst { it.photoProgress != null }
+                val documentsDone = seen.indexOfFirst { it.lastResult.startsWith("Synced: ") }
+                assertTrue("photo progress was reported", firstPhoto >= 0)
+                assertTrue("documents before photos", documentsDone in 0 until firstPhoto)
+                val last = seen.last { it.photoProgress != null }
+                assertEquals(1uL, last.photoProgress!!.photosDone)
+                assertEquals(last.photoProgress!!.bytesTotal, last.photoProgress!!.bytesDone)
+                assertEquals(1.0, last.photoFraction!!, 0.0)
+                val kb = (phone.photoBytes(photo.sha256).size + 1023) / 1024
+                assertEquals("Photos 1/1, $kb/$kb KB", last.photoProgressText)
+                assertEquals("Photos: 1 uploaded, 0 already on the server", s.photoResult)
+                assertEquals(emptyList<String>(), s.photoRefusals)
+                assertEquals(0uL, s.photosWaiting)
+                assertEquals("0 photos waiting to upload", s.photosWaitingText)
+                assertTrue(phone.photoRefusals().isEmpty())
             }
         }
     }

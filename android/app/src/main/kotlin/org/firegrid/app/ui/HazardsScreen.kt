@@ -1,6 +1,7 @@
 // My hazards: overdue and due-today counts, a status filter, each case with its deadline and
 // the steps the user's role can take now. Steps that need evidence take a photo first; steps
-// that need a reason ask for it; dispatch picks departments.
+// that need a reason ask for it; dispatch picks departments. Details opens the before/after
+// photos of a case.
 package org.firegrid.app.ui
 
 import androidx.compose.foundation.layout.Column
@@ -58,7 +59,7 @@ private sealed interface Ask {
 }
 
 @Composable
-fun HazardsScreen(model: MyHazardsModel, modifier: Modifier) {
+fun HazardsScreen(model: MyHazardsModel, modifier: Modifier, onOpen: (String) -> Unit) {
     val state by model.collectState()
     val scope = rememberCoroutineScope()
     var ask by remember { mutableStateOf<Ask?>(null) }
@@ -120,6 +121,9 @@ fun HazardsScreen(model: MyHazardsModel, modifier: Modifier) {
                         )
                     }
                     Row {
+                        OutlinedButton(onClick = { onOpen(row.id) }, modifier = Modifier.padding(end = 4.dp)) {
+                            Text(stringResource(R.string.details))
+                        }
                         row.actions.forEach { kind ->
                             OutlinedButton(onClick = { take(row, kind) }, modifier = Modifier.padding(end = 4.dp)) {
                                 Text(stringResource(labels.getValue(kind)))

@@ -1,7 +1,8 @@
 // The inspection form of any category: each item pass / fail / n.a., a note, photos from the
-// camera (through the photo pipeline), and finishing, which points at the items still missing.
+// camera (through the photo pipeline, shown as thumbnails), and finishing, which points at the items still missing.
 package org.firegrid.app.ui
 
+import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.layout.fillMaxWidth
@@ -83,7 +84,12 @@ private fun ItemRow(item: FormItem, attention: Boolean, onAnswer: (AnswerResult,
             }
             OutlinedButton(onClick = camera) { Text(stringResource(R.string.take_photo)) }
         }
-        if (item.photos.isNotEmpty()) Text(stringResource(R.string.photos, item.photos.size))
+        if (item.photos.isNotEmpty()) {
+            Text(stringResource(R.string.photos, item.photos.size))
+            Row(horizontalArrangement = Arrangement.spacedBy(4.dp)) {
+                item.photos.forEach { sha -> Thumbnail(item.thumbnails[sha], item.text) }
+            }
+        }
         OutlinedTextField(
             value = note,
             onValueChange = { note = it },

@@ -153,6 +153,7 @@ fn seed_batch(
     for (id, kind, bytes) in records {
         let mut doc = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
         let scope = crate::sync::scope_of(storage, *kind, &doc)?.unwrap_or(DocScope::Street);
+        let snapshot = crate::sync::snapshot_of(bytes, &mut doc);
         let changes = doc
             .get_changes(&[])
             .into_iter()
@@ -165,6 +166,7 @@ fn seed_batch(
             parent: crate::sync::parent_of(*kind, &doc),
             base: 0,
             changes,
+            snapshot: Some(snapshot),
         });
     }
     if storage.commit("seed", &writes)? == CommitOutcome::Committed {
@@ -281,6 +283,7 @@ pub fn add_user(
             parent: None,
             base,
             changes,
+            snapshot: (base == 0).then(|| doc.save()),
         };
         let outcome = data
             .storage

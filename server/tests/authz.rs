@@ -357,6 +357,7 @@ fn pull_everything(storage: &dyn SyncStorage, who: &Principal) -> (Pulled, u32) 
             cursor,
             pushes: vec![],
             max_pull_bytes: PULL_PAGE_BYTES,
+            held: vec![],
         };
         let resp = handle(storage, who, &req).unwrap();
         assert!(!resp.reset && resp.acks.is_empty());
@@ -410,8 +411,21 @@ fn check_pull(
             leaks.push((id.clone(), format!("{kind} at {:?}", doc.place)));
         }
         let mut got = BTreeSet::new();
-        for raw in changes {
-            let hash = Change::try_from(raw.as_slice()).unwrap().hash();
+        // Chunks are changes or saved documents (a new document's snapshot): every change
+        // of either counts.
+        let hashes = changes.iter().flat_map(|raw| {
+            if firegrid_core::sync::protocol::is_document_chunk(raw) {
+                automerge::AutoCommit::load(raw)
+                    .unwrap()
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| c.hash())
+                    .collect::<Vec<_>>()
+            } else {
+                vec![Change::try_from(raw.as_slice()).unwrap().hash()]
+            }
+        });
+        for hash in hashes {
             got.insert(hash);
             let owners = cat.owners.get(&hash).cloned().unwrap_or_default();
             if !owners.contains(id) {
@@ -609,6 +623,7 @@ fn push(
             changes,
         }],
         max_pull_bytes: 1 << 20,
+        held: vec![],
     };
     let resp = handle(storage, who, &req).unwrap();
     assert_eq!(resp.acks.len(), 1);

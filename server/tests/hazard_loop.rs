@@ -682,6 +682,7 @@ fn forge(
             changes: vec![change],
         }],
         max_pull_bytes: 1024,
+        held: vec![],
     };
     let mut resp = handle(server, &phone.who, &req).unwrap();
     if resp.reset {

@@ -338,6 +338,35 @@ async fn a_device_syncs_over_http_and_documents_are_scoped() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&body), "too_large");
 
+    // A phone not yet updated speaks protocol 2: it is answered in protocol 2.
+    let v3 = SyncRequest {
+        epoch: None,
+        cursor: 0,
+        pushes: vec![],
+        max_pull_bytes: 1024,
+        held: vec![],
+    }
+    .encode()
+    .unwrap();
+    assert_eq!((&v3[..5], v3.last()), (&b"FGS\x03\x00"[..], Some(&0u8)));
+    let v2 = [&b"FGS\x02\x00"[..], &v3[5..v3.len() - 1]].concat();
+    let (status, _, body) = call(&s, bearer("POST", "/v1/sync", &token, v2)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&body[..5], b"FGS\x02\x00");
+    // Too many held documents named.
+    let too_many = SyncRequest {
+        epoch: None,
+        cursor: 0,
+        pushes: vec![],
+        max_pull_bytes: 1024,
+        held: vec![[7; 16]; firegrid_core::sync::protocol::MAX_HELD + 1],
+    }
+    .encode()
+    .unwrap();
+    let (status, _, body) = call(&s, bearer("POST", "/v1/sync", &token, too_many)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    error_code(&body);
+
     // Disabling the account takes effect at the next request; so does revoking the device.
     s.state.accounts.set_disabled(&patroller.id, true).unwrap();
     let empty = SyncRequest {
@@ -345,6 +374,7 @@ async fn a_device_syncs_over_http_and_documents_are_scoped() {
         cursor: 0,
         pushes: vec![],
         max_pull_bytes: 1024,
+        held: vec![],
     }
     .encode()
     .unwrap();
@@ -366,6 +396,7 @@ async fn too_many_requests_get_429_with_retry_after() {
         cursor: u64::MAX,
         pushes: vec![],
         max_pull_bytes: 1024,
+        held: vec![],
     }
     .encode()
     .unwrap();

@@ -272,8 +272,35 @@ fn sigkill_during_compaction_loses_nothing() {
         store.import_fixtures(&fixtures()).unwrap();
         let mut records = store.export_records().unwrap();
         records.sort_by_key(|(_, k, _)| *k != RecordKind::Premises);
-        for (id, kind, bytes) in &records {
-            storage.seed_document(id, *kind, bytes).unwrap();
+        // Committed without snapshots (as a server before protocol 3 stored them), so the
+        // compaction has every document to do.
+        use firegrid_server::sync::{CommitOutcome, DocScope, DocWrite, parent_of, scope_of};
+        for batch in records.chunks(256) {
+            let writes: Vec<DocWrite> = batch
+                .iter()
+                .map(|(id, kind, bytes)| {
+                    let mut doc = automerge::AutoCommit::load(bytes).unwrap();
+                    DocWrite {
+                        doc: id.clone(),
+                        kind: *kind,
+                        scope: scope_of(&storage, *kind, &doc)
+                            .unwrap()
+                            .unwrap_or(DocScope::Street),
+                        parent: parent_of(*kind, &doc),
+                        base: 0,
+                        changes: doc
+                            .get_changes(&[])
+                            .iter()
+                            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                            .collect(),
+                        snapshot: None,
+                    }
+                })
+                .collect();
+            assert_eq!(
+                storage.commit("seed", &writes).unwrap(),
+                CommitOutcome::Committed
+            );
         }
         assert!(storage.dirty_docs(usize::MAX).unwrap().len() > 2000);
         storage.documents().unwrap()

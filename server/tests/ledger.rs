@@ -328,6 +328,7 @@ fn copy_store(from: &dyn SyncStorage, to: &dyn SyncStorage) {
             let stored = from.load_doc(&id).unwrap().unwrap();
             let mut doc = stored.to_automerge(&id).unwrap();
             writes.push(DocWrite {
+                snapshot: None,
                 parent: parent_of(*kind, &doc),
                 changes: doc
                     .get_changes(&[])

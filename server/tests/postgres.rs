@@ -44,6 +44,7 @@ fn edit(storage: &dyn SyncStorage, doc: &mut AutoCommit, id: &str, n: i64) -> Do
         .unwrap();
     doc.commit();
     DocWrite {
+        snapshot: None,
         doc: id.to_string(),
         kind: RecordKind::Hazard,
         scope: DocScope::Street,
@@ -70,7 +71,13 @@ fn commit_edit(storage: &dyn SyncStorage, doc: &mut AutoCommit, id: &str, n: i64
 fn pull_all(storage: &dyn SyncStorage, cursor: &mut u64, seen: &mut Vec<Vec<u8>>) {
     loop {
         let page = storage
-            .pull(*cursor, 1 << 20, &|_| true, &HashSet::new())
+            .pull(
+                *cursor,
+                1 << 20,
+                &|_| true,
+                &HashSet::new(),
+                &HashSet::new(),
+            )
             .unwrap();
         for d in page.docs {
             seen.extend(d.changes);
@@ -254,10 +261,10 @@ fn the_postgres_store_pages_and_refuses_stale_writes_like_the_memory_store() {
         for max_bytes in [0, 300, 1000, 1 << 20] {
             for cursor in 0..=max + 1 {
                 let a = memory
-                    .pull(cursor, max_bytes, visible, &HashSet::new())
+                    .pull(cursor, max_bytes, visible, &HashSet::new(), &HashSet::new())
                     .unwrap();
                 let b = pg
-                    .pull(cursor, max_bytes, visible, &HashSet::new())
+                    .pull(cursor, max_bytes, visible, &HashSet::new(), &HashSet::new())
                     .unwrap();
                 assert_eq!((a.cursor, a.more), (b.cursor, b.more));
                 assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));

@@ -244,6 +244,8 @@ fn pg_server(test: &str) -> Option<PgServer> {
             let mut doc = AutoCommit::load(bytes).unwrap();
             let scope = scope_of(&t.server, *kind, &doc).unwrap().unwrap();
             DocWrite {
+                // Each fixture document is one saved document: its snapshot, as seeding keeps.
+                snapshot: Some(bytes.clone()),
                 doc: id.clone(),
                 kind: *kind,
                 scope,
@@ -332,6 +334,7 @@ on_every_store!(
     writes_outside_scope_and_changes_of_another_device_are_refused,
     lost_responses_are_retried_without_duplicates,
     a_device_restored_from_backup_gets_its_lost_writes_back,
+    new_records_go_whole_and_what_a_device_holds_is_not_sent_back,
 );
 // Restoring a PostgreSQL database from a backup is PostgreSQL's own tooling; the server's
 // side of it (a new epoch, devices resending) is the same code as on SQLite.
@@ -535,6 +538,7 @@ fn a_premises_moved_to_another_grid_takes_its_records_to_that_grid_s_devices(ser
         cursor: server.storage().max_seq().unwrap(),
         pushes: vec![push],
         max_pull_bytes: 1 << 20,
+        held: vec![],
     };
     let resp = handle(server.storage(), &office.who, &req).unwrap();
     assert_eq!(
@@ -678,6 +682,133 @@ fn writes_outside_scope_and_changes_of_another_device_are_refused(server: &dyn S
             .all(|(_, why)| *why == RefusalReason::Forbidden)
     );
     assert!(server_records(server).is_empty());
+}
+
+/// Protocol 3: a record the server has never acknowledged is pushed as the saved document the
+/// device stores, and the server keeps it as the record's snapshot at once; a device catching
+/// up names what it holds, and the documents it holds at the same heads are not sent to it (a
+/// new phone's fixtures, a device's own records coming back), everything else is.
+fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Server) {
+    use firegrid_core::sync::protocol::{SyncResponse, is_document_chunk};
+    let a = device(user(Role::StreetOffice));
+    let shops: Vec<_> = template()
+        .district
+        .premises
+        .iter()
+        .filter(|p| p.category() == Category::StreetShop)
+        .take(3)
+        .collect();
+    let mut ids: Vec<String> = shops
+        .iter()
+        .map(|s| inspect(&a.store, &s.id, true))
+        .collect();
+    // One still open, to be edited later.
+    let open = a.store.start_inspection(&shops[0].id, None).unwrap();
+    a.store
+        .answer(&open.id, &open.items[0], AnswerResult::Pass, None)
+        .unwrap();
+    ids.insert(0, open.id.clone());
+    let (req, _) = a.store.sync_request(1 << 20).unwrap();
+    assert!(!req.pushes.is_empty());
+    for p in &req.pushes {
+        assert!(
+            matches!(p.changes.as_slice(), [doc] if is_document_chunk(doc)),
+            "{} goes as one saved document",
+            p.doc
+        );
+    }
+    assert!(req.held.is_empty(), "a device that caught up names nothing");
+
+    // Every round's pulled documents, by id.
+    let pulled_by = |dev: &Device| {
+        let who = dev.who.clone();
+        let mut pulled: Vec<String> = Vec::new();
+        let mut transport = |bytes: Vec<u8>| -> Result<Vec<u8>, Error> {
+            let req = SyncRequest::decode(&bytes)?;
+            let resp = handle(server.storage(), &who, &req)?;
+            pulled.extend(resp.pulled.iter().map(|d| d.doc.clone()));
+            let out = resp.encode()?;
+            SyncResponse::decode(&out)?;
+            Ok(out)
+        };
+        let report = dev.store.sync_via(&mut transport, &mut |_| {}).unwrap();
+        (report, pulled)
+    };
+    let (report, pulled) = pulled_by(&a);
+    assert_eq!(report.refused, vec![]);
+    assert_eq!(report.acknowledged as usize, req.pushes.len());
+    assert!(
+        pulled.is_empty(),
+        "A holds the fixtures and its own records at the server's heads: {pulled:?}"
+    );
+    for id in &ids {
+        let stored = server.storage().load_doc(id).unwrap().unwrap();
+        assert!(
+            !stored.snapshot.is_empty() && stored.tail.is_empty(),
+            "{id} is stored with its snapshot at once"
+        );
+    }
+    assert_eq!(field_records(&a.store), server_records(server));
+
+    // A new phone with the fixtures (no cursor yet): only the records it lacks come.
+    let b = device(user(Role::StreetOffice));
+    drop(b.store);
+    rusqlite::Connection::open(&b.path)
+        .unwrap()
+        .execute("UPDATE meta SET value = '0' WHERE key = 'sync_cursor'", [])
+        .unwrap();
+    let b = Device {
+        store: Store::open(&b.path).unwrap(),
+        ..b
+    };
+    let (req, _) = b.store.sync_request(1 << 20).unwrap();
+    assert!(
+        req.held.len() > 2000,
+        "a device without a cursor names what it holds"
+    );
+    let (_, pulled) = pulled_by(&b);
+    let expected: std::collections::BTreeSet<String> = server_records(server).into_keys().collect();
+    let got: std::collections::BTreeSet<String> = pulled.iter().cloned().collect();
+    assert_eq!(got, expected, "only the field records, each once");
+    assert_eq!(pulled.len(), expected.len());
+    assert_eq!(field_records(&b.store), server_records(server));
+    b.store.verify().unwrap();
+
+    // An edit after that reaches the other device as a change (it is caught up: it names
+    // nothing), and a device that lost its cursor names documents at older heads: those come.
+    let c_dir = tempfile::tempdir().unwrap();
+    let c_path = c_dir.path().join("c.db");
+    drop(b.store);
+    std::fs::copy(&b.path, &c_path).unwrap();
+    let b = Device {
+        store: Store::open(&b.path).unwrap(),
+        ..b
+    };
+    a.store
+        .answer(&open.id, &open.items[1], AnswerResult::Fail, None)
+        .unwrap();
+    sync_ok(&a, server);
+    let (report, pulled) = pulled_by(&b);
+    assert_eq!((report.touched, pulled), (1, vec![ids[0].clone()]));
+    assert_eq!(field_records(&b.store), server_records(server));
+    // C: B's database from before that edit, with its cursor lost.
+    rusqlite::Connection::open(&c_path)
+        .unwrap()
+        .execute("UPDATE meta SET value = '0' WHERE key = 'sync_cursor'", [])
+        .unwrap();
+    let c = Device {
+        _dir: c_dir,
+        store: Store::open(&c_path).unwrap(),
+        path: c_path,
+        who: b.who,
+    };
+    let (_, pulled) = pulled_by(&c);
+    assert!(pulled.contains(&ids[0]), "held at older heads: sent");
+    assert!(
+        !pulled.contains(&ids[1]),
+        "held at the same heads: not sent"
+    );
+    assert_eq!(field_records(&c.store), server_records(server));
 }
 
 fn lost_responses_are_retried_without_duplicates(server: &dyn Server) {

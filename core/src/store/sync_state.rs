@@ -11,8 +11,8 @@ use super::Store;
 use super::index::{Hydrated, hydrate_record, write_rows};
 use super::record::{self, RecordKind};
 use crate::sync::protocol::{
-    DocChanges, ENVELOPE_RESERVE, MAX_MESSAGE_BYTES, PushOutcome, RefusalReason, SyncRequest,
-    SyncResponse,
+    DocChanges, ENVELOPE_RESERVE, MAX_HELD, MAX_MESSAGE_BYTES, PushOutcome, RefusalReason,
+    SyncRequest, SyncResponse, document_heads, held_digest, is_document_chunk,
 };
 use crate::vocab::now_ms;
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ use crate::{Error, Result};
 pub struct PendingPush {
     /// Per pushed document: its id and the heads it had when the request was built.
     pub docs: Vec<(String, String)>,
-    /// Changes pushed.
+    /// Automerge chunks pushed (a change, or a whole saved document).
     pub changes: u64,
 }
 
@@ -53,6 +53,21 @@ fn parse_heads(id: &str, text: &str) -> Result<Vec<ChangeHash>> {
                 .map_err(|_| Error::corrupt(id, "bad change hash in heads"))
         })
         .collect()
+}
+
+/// The [`held_digest`] of every record this device holds, at most [`MAX_HELD`].
+fn held_digests(tx: &Transaction<'_>) -> Result<Vec<[u8; 16]>> {
+    let mut stmt = tx.prepare_cached("SELECT id, heads FROM record WHERE heads <> '' LIMIT ?1")?;
+    let mut rows = stmt.query([MAX_HELD as i64])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let heads = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        if let Ok(heads) = parse_heads(id, heads) {
+            out.push(held_digest(id, &heads));
+        }
+    }
+    Ok(out)
 }
 
 fn meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
@@ -86,7 +101,10 @@ impl Store {
                   ORDER BY CASE r.kind WHEN 'hazard' THEN 0 WHEN 'inspection' THEN 1 ELSE 2 END, r.updated_ms",
             )?;
             let mut rows = stmt.query([])?;
-            let budget = MAX_MESSAGE_BYTES - ENVELOPE_RESERVE;
+            // While catching up, name what this device holds (see `SyncRequest::held`).
+            let catching_up = cursor == 0 || meta(tx, "sync_more")?.as_deref() == Some("1");
+            let held = if catching_up { held_digests(tx)? } else { Vec::new() };
+            let budget = MAX_MESSAGE_BYTES - ENVELOPE_RESERVE - held.len() * 16;
             let mut size = 0usize;
             let mut pushes = Vec::new();
             let mut pending = PendingPush::default();
@@ -96,13 +114,15 @@ impl Store {
                 let bytes: Vec<u8> = row.get(2)?;
                 let heads: String = row.get(3)?;
                 let synced: String = row.get(4)?;
-                let mut doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&id, e))?;
-                let have = parse_heads(&id, &synced)?;
-                let changes: Vec<Vec<u8>> = doc
-                    .get_changes(&have)
-                    .into_iter()
-                    .map(|c| c.raw_bytes().to_vec())
-                    .collect();
+                let changes = if synced.is_empty() && is_document_chunk(&bytes) {
+                    // The server has none of it: the saved document is its whole history,
+                    // sent as stored (no load, and smaller than its changes).
+                    vec![bytes]
+                } else {
+                    let mut doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&id, e))?;
+                    let have = parse_heads(&id, &synced)?;
+                    doc.get_changes(&have).into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+                };
                 let push = DocChanges { doc: id.clone(), kind, changes };
                 let push_size = push.approx_size();
                 if !pushes.is_empty() && size + push_size > budget {
@@ -115,7 +135,7 @@ impl Store {
             }
             let max_pull = max_pull_bytes.min((budget.saturating_sub(size)) as u32).max(64 * 1024);
             Ok((
-                SyncRequest { epoch, cursor, pushes, max_pull_bytes: max_pull },
+                SyncRequest { epoch, cursor, pushes, max_pull_bytes: max_pull, held },
                 pending,
             ))
         })
@@ -180,6 +200,7 @@ impl Store {
             }
             set_meta(tx, "sync_cursor", &resp.cursor.to_string())?;
             set_meta(tx, "sync_epoch", &resp.epoch)?;
+            set_meta(tx, "sync_more", if resp.more { "1" } else { "0" })?;
             Ok(report)
         })
     }
@@ -285,42 +306,6 @@ fn chunks_present(changes: &[Change], chunks: &[Chunk<'_>], heads: &str) -> bool
     already_present(changes, heads)
 }
 
-/// The heads a saved-document chunk names in its header, read without loading it: magic (4
-/// bytes), checksum (4), chunk type (1), chunk length, the actors (a count, then each one's
-/// length and bytes), then the heads (a count, then 32 bytes each); numbers are unsigned
-/// LEB128. `None` if the bytes end early or a number is malformed.
-fn document_heads(raw: &[u8]) -> Option<Vec<ChangeHash>> {
-    fn uleb(raw: &[u8], at: &mut usize) -> Option<usize> {
-        let mut value: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let byte = *raw.get(*at)?;
-            *at += 1;
-            value |= u64::from(byte & 0x7f).checked_shl(shift)?;
-            if byte & 0x80 == 0 {
-                return usize::try_from(value).ok();
-            }
-        }
-        None
-    }
-    if !is_document_chunk(raw) {
-        return None;
-    }
-    let mut at = 9;
-    uleb(raw, &mut at)?; // chunk length
-    for _ in 0..uleb(raw, &mut at)? {
-        let len = uleb(raw, &mut at)?;
-        at = at.checked_add(len).filter(|&end| end <= raw.len())?;
-    }
-    let count = uleb(raw, &mut at)?;
-    let mut heads = Vec::with_capacity(count.min(raw.len() / 32));
-    for _ in 0..count {
-        let end = at.checked_add(32)?;
-        heads.push(ChangeHash::try_from(raw.get(at..end)?).ok()?);
-        at = end;
-    }
-    Some(heads)
-}
-
 /// What reading the store decided for one received document (in the transaction).
 enum Plan<'a> {
     /// Settled already: quarantined, or nothing new.
@@ -335,12 +320,6 @@ enum Chunk<'a> {
     /// The change at this index of [`Merge::changes`].
     Change(usize),
     Document(&'a [u8]),
-}
-
-/// Whether `raw` is an automerge document chunk: magic (4 bytes), checksum (4), then the chunk
-/// type, 0 for a document (1 and 2 are changes).
-fn is_document_chunk(raw: &[u8]) -> bool {
-    raw.len() > 8 && raw[..4] == [0x85, 0x6f, 0x4a, 0x83] && raw[8] == 0
 }
 
 /// A received document to merge into its record.

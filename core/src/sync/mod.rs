@@ -22,9 +22,9 @@ pub const PULL_PAGE_BYTES: u32 = 3 * 1024 * 1024;
 pub struct SyncProgress {
     /// Rounds done.
     pub rounds: u32,
-    /// Changes sent so far.
+    /// Automerge chunks sent so far (a change, or a whole saved document).
     pub sent_changes: u64,
-    /// Changes received so far.
+    /// Automerge chunks received so far (a change, or a whole saved document).
     pub received_changes: u64,
     /// Records still waiting to be sent (after this round).
     pub unsynced: u64,
@@ -37,11 +37,11 @@ pub struct SyncProgress {
 pub struct SyncReport {
     /// Round trips made.
     pub rounds: u32,
-    /// Changes sent.
+    /// Automerge chunks sent (a change, or a whole saved document).
     pub sent_changes: u64,
     /// Documents whose changes the server acknowledged.
     pub acknowledged: u64,
-    /// Changes received.
+    /// Automerge chunks received (a change, or a whole saved document).
     pub received_changes: u64,
     /// Documents created or changed by received changes.
     pub touched: u64,

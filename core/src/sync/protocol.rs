@@ -1,6 +1,10 @@
-//! The sync wire protocol, version 2: one request and one response per round trip, encoded
+//! The sync wire protocol, version 3: one request and one response per round trip, encoded
 //! with postcard (compact binary; automerge changes travel as raw bytes, never base64).
 //! Version 2 (from 1): pulls may carry a saved document as one chunk instead of its changes.
+//! Version 3 (from 2): pushes may carry a saved document too (a record the server has never
+//! acknowledged goes as its stored bytes), and a device catching up names the documents it
+//! holds ([`SyncRequest::held`]) so the server does not send them back. A server also reads
+//! version 2 requests and answers them in version 2 (phones are updated later than servers).
 //! Both directions are capped at [`MAX_MESSAGE_BYTES`]; big pushes and pulls come in pages.
 //! Pure data and codec: no I/O, no storage. See `docs/adr/003-sync-protocol.md`.
 
@@ -9,7 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The protocol version spoken by this code.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
+/// The oldest request version a server still answers (in that version).
+pub const OLDEST_REQUEST_VERSION: u16 = 2;
+/// Most [`SyncRequest::held`] entries in one request (1 MiB of digests).
+pub const MAX_HELD: usize = 65_536;
 /// Largest encoded request or response.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Room left for the envelope when filling a message with changes.
@@ -24,9 +32,10 @@ pub struct DocChanges {
     pub doc: String,
     /// Record kind (`inspection`, `hazard`, …).
     pub kind: String,
-    /// Automerge chunks: raw changes (`Change::raw_bytes`), and in pulls also saved documents
-    /// (`Automerge::save`: the server sends a document new to the device whole, as its
-    /// snapshot then the changes after it). Pushes carry changes only.
+    /// Automerge chunks: raw changes (`Change::raw_bytes`) and saved documents
+    /// (`Automerge::save`). In pulls the server sends a document new to the device whole, as
+    /// its snapshot then the changes after it; in pushes a record the server has never
+    /// acknowledged goes as the saved document the device stores.
     pub changes: Vec<Vec<u8>>,
 }
 
@@ -52,6 +61,80 @@ pub struct SyncRequest {
     pub pushes: Vec<DocChanges>,
     /// The most bytes of changes the device wants in this response (capped by the server).
     pub max_pull_bytes: u32,
+    /// While catching up (no cursor yet, or more pages waiting), the [`held_digest`] of every
+    /// document the device holds, at most [`MAX_HELD`]: a document the server would send
+    /// whole is left out when the device holds it at exactly the same heads (the fixture
+    /// documents a new phone imported, or its own records coming back). Empty otherwise.
+    pub held: Vec<[u8; 16]>,
+}
+
+/// A version 2 request: the same without `held`.
+#[derive(Debug, Clone, Deserialize)]
+struct SyncRequestV2 {
+    epoch: Option<String>,
+    cursor: u64,
+    pushes: Vec<DocChanges>,
+    max_pull_bytes: u32,
+}
+
+/// Names a document at some heads for [`SyncRequest::held`]: the first 16 bytes of
+/// SHA-256 over the id, a zero byte, and the heads sorted. 128 bits: a collision (which would
+/// leave out a document the device lacks) is as likely as guessing a token.
+pub fn held_digest(doc: &str, heads: &[automerge::ChangeHash]) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&automerge::ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    h.update(doc.as_bytes());
+    h.update([0u8]);
+    for head in sorted {
+        h.update(head.as_ref());
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    out
+}
+
+/// Whether `raw` is an automerge document chunk: magic (4 bytes), checksum (4), then the chunk
+/// type, 0 for a document (1 and 2 are changes).
+pub fn is_document_chunk(raw: &[u8]) -> bool {
+    raw.len() > 8 && raw[..4] == [0x85, 0x6f, 0x4a, 0x83] && raw[8] == 0
+}
+
+/// The heads a saved-document chunk names in its header, read without loading it: magic (4
+/// bytes), checksum (4), chunk type (1), chunk length, the actors (a count, then each one's
+/// length and bytes), then the heads (a count, then 32 bytes each); numbers are unsigned
+/// LEB128. `None` if it is not a document chunk, the bytes end early or a number is malformed.
+pub fn document_heads(raw: &[u8]) -> Option<Vec<automerge::ChangeHash>> {
+    fn uleb(raw: &[u8], at: &mut usize) -> Option<usize> {
+        let mut value: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = *raw.get(*at)?;
+            *at += 1;
+            value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return usize::try_from(value).ok();
+            }
+        }
+        None
+    }
+    if !is_document_chunk(raw) {
+        return None;
+    }
+    let mut at = 9;
+    uleb(raw, &mut at)?; // chunk length
+    for _ in 0..uleb(raw, &mut at)? {
+        let len = uleb(raw, &mut at)?;
+        at = at.checked_add(len).filter(|&end| end <= raw.len())?;
+    }
+    let count = uleb(raw, &mut at)?;
+    let mut heads = Vec::with_capacity(count.min(raw.len() / 32));
+    for _ in 0..count {
+        let end = at.checked_add(32)?;
+        heads.push(automerge::ChangeHash::try_from(raw.get(at..end)?).ok()?);
+        at = end;
+    }
+    Some(heads)
 }
 
 /// Why the server refused a document's changes.
@@ -113,10 +196,10 @@ pub struct SyncResponse {
     pub more: bool,
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+fn encode<T: Serialize>(value: &T, version: u16) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     let body = postcard::to_allocvec(value)
         .map_err(|e| Error::invalid("sync message", format!("cannot encode: {e}")))?;
     out.extend_from_slice(&body);
@@ -132,7 +215,8 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
+/// The version of a message and its body (bounded: refuses over-size, foreign, truncated).
+fn envelope(bytes: &[u8]) -> Result<(u16, &[u8])> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(Error::invalid("sync message", "over the size limit"));
     }
@@ -145,14 +229,18 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
     if rest.len() < 2 {
         return Err(Error::invalid("sync message", "truncated"));
     }
-    let version = u16::from_le_bytes([rest[0], rest[1]]);
-    if version != PROTOCOL_VERSION {
-        return Err(Error::invalid(
-            "sync message",
-            format!("protocol {version}; this side speaks {PROTOCOL_VERSION}"),
-        ));
-    }
-    let (value, tail) = postcard::take_from_bytes(&rest[2..])
+    Ok((u16::from_le_bytes([rest[0], rest[1]]), &rest[2..]))
+}
+
+fn wrong_version(version: u16) -> Error {
+    Error::invalid(
+        "sync message",
+        format!("protocol {version}; this side speaks {PROTOCOL_VERSION}"),
+    )
+}
+
+fn body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T> {
+    let (value, tail) = postcard::take_from_bytes(body)
         .map_err(|e| Error::invalid("sync message", format!("malformed: {e}")))?;
     if !tail.is_empty() {
         return Err(Error::invalid("sync message", "trailing bytes"));
@@ -163,22 +251,53 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T> {
 impl SyncRequest {
     /// Encodes for the wire.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        encode(self)
+        encode(self, PROTOCOL_VERSION)
     }
     /// Decodes from the wire (bounded: refuses over-size, foreign, truncated input).
     pub fn decode(bytes: &[u8]) -> Result<SyncRequest> {
-        decode(bytes)
+        Self::decode_versioned(bytes).map(|(r, _)| r)
+    }
+    /// Decodes a request of this version or of an older one the server still answers, and
+    /// says which version it was (the response goes back in it).
+    pub fn decode_versioned(bytes: &[u8]) -> Result<(SyncRequest, u16)> {
+        let (version, rest) = envelope(bytes)?;
+        let request = match version {
+            PROTOCOL_VERSION => body(rest)?,
+            2 => {
+                let v2: SyncRequestV2 = body(rest)?;
+                SyncRequest {
+                    epoch: v2.epoch,
+                    cursor: v2.cursor,
+                    pushes: v2.pushes,
+                    max_pull_bytes: v2.max_pull_bytes,
+                    held: Vec::new(),
+                }
+            }
+            v => return Err(wrong_version(v)),
+        };
+        Ok((request, version))
     }
 }
 
 impl SyncResponse {
     /// Encodes for the wire.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        encode(self)
+        encode(self, PROTOCOL_VERSION)
+    }
+    /// Encodes in the version the request came in (versions 2 and 3 answer alike).
+    pub fn encode_version(&self, version: u16) -> Result<Vec<u8>> {
+        if !(OLDEST_REQUEST_VERSION..=PROTOCOL_VERSION).contains(&version) {
+            return Err(wrong_version(version));
+        }
+        encode(self, version)
     }
     /// Decodes from the wire.
     pub fn decode(bytes: &[u8]) -> Result<SyncResponse> {
-        decode(bytes)
+        let (version, rest) = envelope(bytes)?;
+        if version != PROTOCOL_VERSION {
+            return Err(wrong_version(version));
+        }
+        body(rest)
     }
 }
 
@@ -196,6 +315,7 @@ mod tests {
                 changes: vec![vec![0x85, 0x6f, 0x4a, 0x83], vec![1, 2, 3]],
             }],
             max_pull_bytes: 1 << 20,
+            held: vec![[0xab; 16]],
         }
     }
 
@@ -207,7 +327,7 @@ mod tests {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "464753020001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a8303010203808040"
+            "464753030001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a830301020380804001abababababababababababababababab"
         );
         let resp = SyncResponse {
             epoch: "ep1".into(),
@@ -223,6 +343,52 @@ mod tests {
             more: true,
         };
         assert_eq!(SyncResponse::decode(&resp.encode().unwrap()).unwrap(), resp);
+    }
+
+    #[test]
+    fn a_version_2_request_is_read_and_answered_in_version_2() {
+        // The version 2 encoding of `request()` without `held` (the snapshot of protocol 2).
+        let v2 = "464753020001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a8303010203808040";
+        let bytes: Vec<u8> = (0..v2.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&v2[i..i + 2], 16).unwrap())
+            .collect();
+        let (req, version) = SyncRequest::decode_versioned(&bytes).unwrap();
+        assert_eq!(version, 2);
+        assert_eq!(
+            req,
+            SyncRequest {
+                held: vec![],
+                ..request()
+            }
+        );
+        let resp = SyncResponse {
+            epoch: "ep1".into(),
+            reset: false,
+            acks: vec![],
+            pulled: vec![],
+            cursor: 7,
+            more: false,
+        };
+        let answer = resp.encode_version(version).unwrap();
+        assert_eq!(&answer[..5], b"FGS\x02\x00");
+        // A version 3 device refuses it (it asked in version 3); the body is the same.
+        assert!(SyncResponse::decode(&answer).is_err());
+        assert_eq!(answer[5..], resp.encode().unwrap()[5..]);
+        assert!(resp.encode_version(1).is_err());
+        assert!(resp.encode_version(PROTOCOL_VERSION + 1).is_err());
+    }
+
+    #[test]
+    fn held_digests_do_not_depend_on_the_order_of_the_heads() {
+        let a = automerge::ChangeHash([1; 32]);
+        let b = automerge::ChangeHash([2; 32]);
+        assert_eq!(
+            held_digest("insp.1", &[a, b]),
+            held_digest("insp.1", &[b, a])
+        );
+        assert_ne!(held_digest("insp.1", &[a]), held_digest("insp.2", &[a]));
+        assert_ne!(held_digest("insp.1", &[a]), held_digest("insp.1", &[a, b]));
     }
 
     #[test]

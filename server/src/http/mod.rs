@@ -356,13 +356,13 @@ async fn sync(
     let body = body.map_err(body_error)?;
     blocking(move || {
         let (who, _) = principal(&state, &headers)?;
-        let request = SyncRequest::decode(&body)?;
+        let (request, version) = SyncRequest::decode_versioned(&body)?;
         let response = handle(state.storage.as_ref(), &who, &request)?;
         let refused = response.acks.iter().filter(|a| matches!(a.outcome, firegrid_core::sync::protocol::PushOutcome::Refused { .. })).count();
         if refused > 0 {
             tracing::warn!(user = %who.user.id, device = %who.device_id, refused, "sync pushes refused");
         }
-        let bytes = response.encode()?;
+        let bytes = response.encode_version(version)?;
         Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
     })
     .await

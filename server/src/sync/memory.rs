@@ -228,14 +228,23 @@ impl SyncStorage for MemoryStorage {
                 }
                 None if rows.is_empty() => false,
                 None => {
+                    // A new document's snapshot, when it holds exactly what was logged for it.
+                    let snapshot = w
+                        .snapshot
+                        .clone()
+                        .filter(|_| w.base == 0 && rows.len() == w.changes.len());
                     inner.docs.insert(
                         w.doc.clone(),
                         MemDoc {
                             kind: w.kind,
                             scope: w.scope.clone(),
                             parent: w.parent.clone(),
-                            snapshot: Vec::new(),
-                            snapshot_seq: 0,
+                            snapshot_seq: if snapshot.is_some() {
+                                version.unwrap_or(0)
+                            } else {
+                                0
+                            },
+                            snapshot: snapshot.unwrap_or_default(),
                             version: version.unwrap_or(0),
                             rows,
                         },
@@ -301,10 +310,11 @@ impl SyncStorage for MemoryStorage {
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
         exclude: &HashSet<ChangeHash>,
+        held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage> {
         let inner = self.lock();
         let start = inner.log.partition_point(|r| r.seq <= cursor);
-        let mut page = PageBuilder::new(cursor, max_bytes);
+        let mut page = PageBuilder::new(cursor, max_bytes, held);
         for row in &inner.log[start..] {
             let Some(doc) = inner.docs.get(&row.doc) else {
                 page.skip(row.seq);

@@ -19,7 +19,8 @@ use firegrid_core::access::{Place, Role, Scope, ScopeKind, User};
 use firegrid_core::hydrate::{self, Record};
 use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::{
-    DocChanges, MAX_MESSAGE_BYTES, PushAck, PushOutcome, RefusalReason, SyncRequest, SyncResponse,
+    DocChanges, MAX_HELD, MAX_MESSAGE_BYTES, PushAck, PushOutcome, RefusalReason, SyncRequest,
+    SyncResponse, document_heads, held_digest, is_document_chunk,
 };
 use firegrid_core::{Error, Result};
 
@@ -141,6 +142,10 @@ pub struct DocWrite {
     pub base: u64,
     /// The changes (hash and raw bytes), in causal order; ones already stored are skipped.
     pub changes: Vec<(ChangeHash, Vec<u8>)>,
+    /// For a new document (`base` 0): `Automerge::save()` of exactly these changes. The
+    /// commit stores it as the document's snapshot when it logs every one of them, so a new
+    /// record is pulled whole at once instead of waiting for the compaction.
+    pub snapshot: Option<Vec<u8>>,
 }
 
 /// What a commit did.
@@ -181,18 +186,21 @@ pub struct PullPage {
 /// cursor) replaces what the page holds of it and its later rows are skipped; when the page
 /// fills up, the cursor stops just before the first row left out, otherwise it reaches the end
 /// of the log.
+/// A document to be sent whole that the device holds at the same heads (it named it in
+/// [`SyncRequest::held`]) is left out, as if sent.
 #[derive(Debug)]
-pub struct PageBuilder {
+pub struct PageBuilder<'a> {
     page: PullPage,
     index: std::collections::HashMap<String, usize>,
     whole: HashSet<String>,
+    held: &'a HashSet<[u8; 16]>,
     size: usize,
     max_bytes: usize,
 }
 
-impl PageBuilder {
-    /// An empty page after `cursor`.
-    pub fn new(cursor: u64, max_bytes: usize) -> PageBuilder {
+impl<'a> PageBuilder<'a> {
+    /// An empty page after `cursor`, for a device holding the documents named in `held`.
+    pub fn new(cursor: u64, max_bytes: usize, held: &'a HashSet<[u8; 16]>) -> PageBuilder<'a> {
         PageBuilder {
             page: PullPage {
                 cursor,
@@ -200,8 +208,19 @@ impl PageBuilder {
             },
             index: Default::default(),
             whole: HashSet::new(),
+            held,
             size: 0,
             max_bytes,
+        }
+    }
+
+    /// Whether `chunks`, the whole of `doc`, is one saved document the device holds at exactly
+    /// its heads (read from its header).
+    fn device_holds(&self, doc: &str, chunks: &[Vec<u8>]) -> bool {
+        match chunks {
+            [snapshot] if !self.held.is_empty() => document_heads(snapshot)
+                .is_some_and(|heads| self.held.contains(&held_digest(doc, &heads))),
+            _ => false,
         }
     }
 
@@ -225,6 +244,11 @@ impl PageBuilder {
         chunks: Vec<Vec<u8>>,
         whole: bool,
     ) -> bool {
+        if whole && self.device_holds(doc, &chunks) {
+            self.whole.insert(doc.to_string());
+            self.page.cursor = seq;
+            return true;
+        }
         let len: usize = chunks.iter().map(Vec::len).sum();
         if self.size > 0 && self.size + len > self.max_bytes {
             self.page.more = true;
@@ -293,13 +317,15 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     /// Stores new snapshots, each only if its document's snapshot is still at its `base`;
     /// returns how many were stored.
     fn save_snapshots(&self, snapshots: &[Snapshot]) -> Result<usize>;
-    /// Visible changes after `cursor`, up to about `max_bytes`, leaving out `exclude`.
+    /// Visible changes after `cursor`, up to about `max_bytes`, leaving out `exclude` and the
+    /// whole documents the device holds (`held`, see [`PageBuilder`]).
     fn pull(
         &self,
         cursor: u64,
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
         exclude: &HashSet<ChangeHash>,
+        held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage>;
 }
 
@@ -422,6 +448,7 @@ pub fn seed_document(
     let mut incoming = AutoCommit::load(bytes).map_err(|e| Error::corrupt(id, e))?;
     let scope = scope_of(storage, kind, &incoming)?.unwrap_or(DocScope::Street);
     let parent = parent_of(kind, &incoming);
+    let snapshot = snapshot_of(bytes, &mut incoming);
     let changes: Vec<(ChangeHash, Vec<u8>)> = incoming
         .get_changes(&[])
         .into_iter()
@@ -436,6 +463,7 @@ pub fn seed_document(
             parent: parent.clone(),
             base,
             changes: changes.clone(),
+            snapshot: (base == 0).then(|| snapshot.clone()),
         };
         if storage.commit("seed", &[write])? == CommitOutcome::Committed {
             return Ok(());
@@ -444,6 +472,20 @@ pub fn seed_document(
     Err(Error::Backend(format!(
         "{id} keeps changing while it is seeded"
     )))
+}
+
+/// The snapshot to store for a document loaded from `raw`: `raw` itself when it is one saved
+/// document naming exactly the loaded heads (nothing trails it), else the document saved.
+pub(crate) fn snapshot_of(raw: &[u8], doc: &mut AutoCommit) -> Vec<u8> {
+    let mut named = document_heads(raw).unwrap_or_default();
+    let mut heads = doc.get_heads();
+    named.sort();
+    heads.sort();
+    if !named.is_empty() && named == heads {
+        raw.to_vec()
+    } else {
+        doc.save()
+    }
 }
 
 /// The first 8 bytes of a device id (a UUID in hex), which start every actor of its changes.
@@ -474,12 +516,27 @@ fn check_push(
     if !role_may_write(who.user.role, kind) {
         return refuse(RefusalReason::Forbidden);
     }
+    // Chunks are changes or saved documents (a record new to the server comes whole).
     let mut changes = Vec::with_capacity(push.changes.len());
+    let mut pushed_whole = None;
     for raw in &push.changes {
+        if is_document_chunk(raw) {
+            let Ok(mut loaded) = AutoCommit::load(raw) else {
+                return refuse(RefusalReason::Invalid);
+            };
+            changes.extend(loaded.get_changes(&[]));
+            if push.changes.len() == 1 {
+                pushed_whole = Some(loaded);
+            }
+            continue;
+        }
         match Change::try_from(raw.as_slice()) {
             Ok(c) => changes.push(c),
             Err(_) => return refuse(RefusalReason::Invalid),
         }
+    }
+    if changes.len() > MAX_CHANGES_PER_DOC {
+        return refuse(RefusalReason::TooLarge);
     }
     // A document the user may not see is judged exactly as if its id were free, so the
     // answer never tells whether it exists; only where a free id would be accepted is it
@@ -496,17 +553,30 @@ fn check_push(
                 None
             };
             match visible {
-                Some(doc) => (doc, stored.version, false),
-                None => (AutoCommit::new(), stored.version, true),
+                Some(doc) => (Base::Stored(doc), stored.version, false),
+                None => (Base::Stored(AutoCommit::new()), stored.version, true),
             }
         }
-        None => (AutoCommit::new(), 0, false),
+        // New to the server and pushed as one saved document: that document is the merge.
+        None => match pushed_whole {
+            Some(loaded) => (Base::Pushed(loaded, &push.changes[0]), 0, false),
+            None => (Base::Stored(AutoCommit::new()), 0, false),
+        },
     };
     let outcome = judge(storage, who, viewer, push, kind, changes, &mut doc, base)?;
     if hidden && outcome.is_ok() {
         return refuse(RefusalReason::Forbidden);
     }
     Ok(outcome)
+}
+
+/// What the pushed changes are judged against.
+enum Base<'a> {
+    /// The document as stored (or an empty one): the changes are merged into it.
+    Stored(AutoCommit),
+    /// No stored document; the push was this one saved document, loaded: it already holds
+    /// every pushed change.
+    Pushed(AutoCommit, &'a [u8]),
 }
 
 /// The rest of [`check_push`]: the pushed changes against the document as stored (or an
@@ -522,14 +592,18 @@ fn judge(
     push: &DocChanges,
     kind: RecordKind,
     changes: Vec<Change>,
-    doc: &mut AutoCommit,
+    doc: &mut Base<'_>,
     base: u64,
 ) -> Result<std::result::Result<Option<DocWrite>, PushOutcome>> {
     let refuse = |reason| Ok(Err(PushOutcome::Refused { reason }));
     let prefix = device_prefix(&who.device_id);
+    let (doc, pushed) = match doc {
+        Base::Stored(doc) => (doc, None),
+        Base::Pushed(doc, raw) => (doc, Some(*raw)),
+    };
     let mut new = Vec::new();
     for c in changes {
-        if doc.get_change_by_hash(&c.hash()).is_some() {
+        if pushed.is_none() && doc.get_change_by_hash(&c.hash()).is_some() {
             continue; // already stored: idempotent, whoever made it
         }
         if prefix.is_none_or(|p| !c.actor_id().to_bytes().starts_with(&p)) {
@@ -544,12 +618,13 @@ fn judge(
         .iter()
         .map(|c| (c.hash(), c.raw_bytes().to_vec()))
         .collect();
-    let hazard_before = if kind == RecordKind::Hazard && !doc.get_heads().is_empty() {
-        hydrate::hydrate::<firegrid_core::hazard::Hazard, _>(&*doc).ok()
-    } else {
-        None
-    };
-    if doc.apply_changes(new).is_err() {
+    let hazard_before =
+        if kind == RecordKind::Hazard && pushed.is_none() && !doc.get_heads().is_empty() {
+            hydrate::hydrate::<firegrid_core::hazard::Hazard, _>(&*doc).ok()
+        } else {
+            None
+        };
+    if pushed.is_none() && doc.apply_changes(new).is_err() {
         return refuse(RefusalReason::Invalid);
     }
     if !doc.get_missing_deps(&[]).is_empty() {
@@ -578,6 +653,10 @@ fn judge(
         parent: record.premises().map(str::to_string),
         base,
         changes: writes,
+        snapshot: (base == 0).then(|| match pushed {
+            Some(raw) => snapshot_of(raw, doc),
+            None => doc.save(),
+        }),
     })))
 }
 
@@ -689,12 +768,19 @@ pub fn handle(
             format!("at most {MAX_DOCS_PER_REQUEST} documents per request"),
         ));
     }
+    if req.held.len() > MAX_HELD {
+        return Err(Error::invalid(
+            "held",
+            format!("at most {MAX_HELD} held documents per request"),
+        ));
+    }
     let viewer = Viewer::of(storage, &who.user)?;
     let (acks, pushed_hashes) = check_and_commit(storage, who, &viewer, &req.pushes)?;
+    let held: HashSet<[u8; 16]> = req.held.iter().copied().collect();
 
     let max_bytes = (req.max_pull_bytes as usize).min(MAX_MESSAGE_BYTES - 256 * 1024);
     let visible = |scope: &DocScope| viewer.sees(scope);
-    let page = storage.pull(req.cursor, max_bytes, &visible, &pushed_hashes)?;
+    let page = storage.pull(req.cursor, max_bytes, &visible, &pushed_hashes, &held)?;
     Ok(SyncResponse {
         epoch,
         reset: false,
@@ -812,5 +898,46 @@ fn visible_to(user: &Scope, station_communities: &[String], scope: &DocScope) ->
         ScopeKind::Community => *community == user.id,
         ScopeKind::Grid => grid.as_deref() == Some(user.id.as_str()),
         ScopeKind::Station => station_communities.contains(community),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+    use automerge::transaction::Transactable;
+
+    use super::*;
+
+    #[test]
+    fn a_whole_document_the_device_holds_at_the_same_heads_is_left_out() {
+        let mut doc = AutoCommit::new();
+        doc.put(automerge::ROOT, "n", 1).unwrap();
+        doc.commit();
+        let old_heads = doc.get_heads();
+        let old = doc.save();
+        doc.put(automerge::ROOT, "n", 2).unwrap();
+        doc.commit();
+        let new = doc.save();
+        let tail = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
+
+        let held: HashSet<[u8; 16]> = [held_digest("d", &old_heads)].into();
+        let mut page = PageBuilder::new(0, 1 << 20, &held);
+        // Held at these heads: left out, and its later rows too.
+        assert!(page.add(1, "d", "premises", vec![old.clone()], true));
+        assert!(page.has_whole("d"));
+        // The same heads under another id, newer heads, or a snapshot with a tail: sent.
+        assert!(page.add(2, "e", "premises", vec![old.clone()], true));
+        assert!(page.add(3, "f", "premises", vec![new], true));
+        let held_new: HashSet<[u8; 16]> = [held_digest("g", &doc.get_heads())].into();
+        let mut other = PageBuilder::new(0, 1 << 20, &held_new);
+        assert!(other.add(4, "g", "premises", vec![old, tail.clone()], true));
+        // A change (not a whole document) is never left out by what is held.
+        assert!(page.add(5, "h", "premises", vec![tail], false));
+        let page = page.finish(5);
+        let sent: Vec<&str> = page.docs.iter().map(|d| d.doc.as_str()).collect();
+        assert_eq!(sent, ["e", "f", "h"]);
+        assert_eq!(page.cursor, 5);
+        assert_eq!(other.finish(4).docs.len(), 1);
     }
 }

@@ -351,9 +351,10 @@ impl SyncStorage for PgStorage {
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         let mut d_parent: Vec<Option<&str>> = vec![];
         let mut d_first: Vec<i64> = vec![];
+        let (mut d_bytes, mut d_snap): (Vec<&[u8]>, Vec<i64>) = (vec![], vec![]);
         let mut moved: Vec<&DocWrite> = vec![];
         for w in writes {
-            let (mut first, mut last) = (None, None);
+            let (mut first, mut last, mut logged) = (None, None, 0);
             for (hash, raw) in &w.changes {
                 if !stored.insert(hash.as_ref().to_vec()) {
                     continue; // already stored, or twice in this request
@@ -361,6 +362,7 @@ impl SyncStorage for PgStorage {
                 next += 1;
                 last = Some(next);
                 first = first.or(last);
+                logged += 1;
                 seqs.push(next);
                 docs.push(w.doc.as_str());
                 hs.push(hash.as_ref());
@@ -378,6 +380,17 @@ impl SyncStorage for PgStorage {
             d_ver.push(last.unwrap_or(0));
             d_parent.push(w.parent.as_deref());
             d_first.push(first.unwrap_or(0));
+            // A new document's snapshot, when it holds exactly what was logged for it.
+            let snapshot = w
+                .snapshot
+                .as_deref()
+                .filter(|_| w.base == 0 && logged == w.changes.len());
+            d_bytes.push(snapshot.unwrap_or_default());
+            d_snap.push(if snapshot.is_some() {
+                last.unwrap_or(0)
+            } else {
+                0
+            });
             if current.get(&w.doc).is_some_and(|(_, old)| *old != w.scope) {
                 moved.push(w);
             }
@@ -394,16 +407,18 @@ impl SyncStorage for PgStorage {
         if !d_id.is_empty() {
             tx.execute(
                 "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, parent,
-                                 created_seq)
-                 SELECT i, k, ''::bytea, c, g, s, v, p, f
+                                 created_seq, snapshot_seq)
+                 SELECT i, k, b, c, g, s, v, p, f, n
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                             $6::bigint[], $7::text[], $8::bigint[]) AS t(i, k, c, g, s, v, p, f)
+                             $6::bigint[], $7::text[], $8::bigint[], $9::bytea[], $10::bigint[])
+                      AS t(i, k, c, g, s, v, p, f, b, n)
                  ON CONFLICT (id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = greatest(doc.version, excluded.version),
                      parent = excluded.parent",
                 &[
                     &d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver, &d_parent, &d_first,
+                    &d_bytes, &d_snap,
                 ],
             )
             .map_err(backend)?;
@@ -485,6 +500,7 @@ impl SyncStorage for PgStorage {
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
         exclude: &HashSet<ChangeHash>,
+        held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage> {
         let after = to_i64(cursor);
         self.read(|tx| {
@@ -493,7 +509,7 @@ impl SyncStorage for PgStorage {
                 .query_one("SELECT coalesce(max(seq), 0)::bigint FROM change_log", &[])
                 .map_err(backend)?
                 .get(0);
-            let mut page = PageBuilder::new(cursor, max_bytes);
+            let mut page = PageBuilder::new(cursor, max_bytes, held);
             let portal = tx
                 .bind(PULL_SQL, &[&after, &street, &communities, &pair_c, &pair_g])
                 .map_err(backend)?;

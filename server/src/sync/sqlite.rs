@@ -452,7 +452,8 @@ impl SyncStorage for SqliteStorage {
     /// One IMMEDIATE transaction for all writes. First every write's `base` is compared with
     /// its document's version (any difference: nothing is written, [`CommitOutcome::Stale`]);
     /// then each change is appended unless its hash is already stored, and the document row
-    /// gets its new version and scope. No automerge work happens here: the snapshot is
+    /// gets its new version and scope. No automerge work happens here: a new document's
+    /// snapshot comes with its write (when it covers every logged change); later ones are
     /// rebuilt by the background compaction ([`super::compact`]).
     ///
     /// Log positions: `seq` is an INTEGER PRIMARY KEY, so SQLite gives each row max(seq) + 1
@@ -494,13 +495,13 @@ impl SyncStorage for SqliteStorage {
             let mut save = tx.prepare_cached(
                 "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, snapshot_seq,
                                  parent, created_seq)
-                 VALUES (?1, ?2, x'', ?3, ?4, ?5, ?6, 0, ?7, ?8)
+                 VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?10, ?7, ?8)
                  ON CONFLICT(id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = max(version, excluded.version), parent = excluded.parent",
             )?;
             for (w, before) in writes.iter().zip(before) {
-                let (mut first, mut last) = (None, None);
+                let (mut first, mut last, mut logged) = (None, None, 0);
                 for (hash, bytes) in &w.changes {
                     let appended = append.execute(params![
                         w.doc,
@@ -512,8 +513,14 @@ impl SyncStorage for SqliteStorage {
                     if appended == 1 {
                         last = Some(tx.last_insert_rowid());
                         first = first.or(last);
+                        logged += 1;
                     }
                 }
+                // A new document's snapshot, when it holds exactly what was logged for it.
+                let snapshot = w
+                    .snapshot
+                    .as_deref()
+                    .filter(|_| w.base == 0 && logged == w.changes.len());
                 if last.is_none() && w.base == 0 {
                     continue; // a new document with nothing new to store: no row for it
                 }
@@ -526,7 +533,13 @@ impl SyncStorage for SqliteStorage {
                     is_street,
                     last.unwrap_or(0),
                     w.parent,
-                    first.unwrap_or(0)
+                    first.unwrap_or(0),
+                    snapshot.unwrap_or_default(),
+                    if snapshot.is_some() {
+                        last.unwrap_or(0)
+                    } else {
+                        0
+                    }
                 ])?;
                 if before.is_some_and(|old| old != w.scope) {
                     move_scope(tx, &w.doc, &w.scope, device_id, received_ms)?;
@@ -575,6 +588,7 @@ impl SyncStorage for SqliteStorage {
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
         exclude: &HashSet<ChangeHash>,
+        held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage> {
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
         self.read(|tx| {
@@ -583,7 +597,7 @@ impl SyncStorage for SqliteStorage {
                 tx.query_row("SELECT coalesce(max(seq), 0) FROM change_log", [], |r| {
                     r.get(0)
                 })?;
-            let mut page = PageBuilder::new(cursor, max_bytes);
+            let mut page = PageBuilder::new(cursor, max_bytes, held);
             let mut stmt = tx.prepare_cached(PULL_SQL)?;
             let mut rows = stmt.query(params![after, street, communities, grids])?;
             while let Some(row) = rows.next()? {
@@ -642,6 +656,7 @@ mod tests {
             .map(|c| (c.hash(), c.raw_bytes().to_vec()))
             .collect();
         DocWrite {
+            snapshot: None,
             doc: id.to_string(),
             kind: RecordKind::Hazard,
             scope,
@@ -757,8 +772,12 @@ mod tests {
             for exclude in &excludes {
                 for max_bytes in [0, 300, 1000, 5000, 1 << 20] {
                     for cursor in 0..=max + 1 {
-                        let a = memory.pull(cursor, max_bytes, visible, exclude).unwrap();
-                        let b = sqlite.pull(cursor, max_bytes, visible, exclude).unwrap();
+                        let a = memory
+                            .pull(cursor, max_bytes, visible, exclude, &HashSet::new())
+                            .unwrap();
+                        let b = sqlite
+                            .pull(cursor, max_bytes, visible, exclude, &HashSet::new())
+                            .unwrap();
                         assert_eq!((a.cursor, a.more), (b.cursor, b.more));
                         assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));
                     }
@@ -812,7 +831,7 @@ mod tests {
                 loop {
                     let last_round = done.load(Ordering::SeqCst);
                     let page = storage
-                        .pull(cursor, 1 << 20, &|_| true, &HashSet::new())
+                        .pull(cursor, 1 << 20, &|_| true, &HashSet::new(), &HashSet::new())
                         .unwrap();
                     changes += page.docs.iter().map(|d| d.changes.len()).sum::<usize>();
                     cursor = page.cursor;

@@ -503,3 +503,41 @@ fn imported_fixtures_and_pulled_records_leave_the_outbox_empty() {
     assert_eq!(rows, 0);
     assert_eq!(p.store.unsynced_count().unwrap(), 0);
 }
+
+#[test]
+fn a_schema_4_store_with_unsynced_edits_migrates_and_pushes_them_all() {
+    let p = phone();
+    let (id, items) = acknowledged_inspection(&p);
+    answer(&p, &id, &items[0], "at schema 4");
+    answer(&p, &id, &items[1], "at schema 4");
+    let expected = slow_push(&p.path, &id);
+    assert_eq!(expected.len(), 2);
+    drop(p.store);
+    // Back to schema 4 as a phone that never ran schema 5 holds it: no outbox, no basis.
+    let c = rusqlite::Connection::open(&p.path).unwrap();
+    c.execute_batch(
+        "DROP TABLE push_outbox; ALTER TABLE record DROP COLUMN outbox_from;
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(c);
+    let p = Phone {
+        store: Store::open(&p.path).unwrap(),
+        ..p
+    };
+    let (req, pending) = p.store.sync_request(PULL).unwrap();
+    assert_eq!(pending.from_outbox, 0);
+    assert_eq!(
+        push_of(&p, &req, &id, &[]),
+        expected,
+        "nothing lost on upgrade"
+    );
+    p.store
+        .apply_sync_response(&pending, &respond(&req, STORED))
+        .unwrap();
+    assert!(p.store.is_synced(&id).unwrap());
+    answer(&p, &id, &items[2], "at schema 5");
+    let (req, pending) = p.store.sync_request(PULL).unwrap();
+    assert_eq!(pending.from_outbox, 1);
+    assert_eq!(push_of(&p, &req, &id, &[]).len(), 1);
+}

@@ -2,7 +2,8 @@
 //! (the fixture documents it already holds, then N inspections of 16 changes each), in pages
 //! the way the server sends them — as changes, then (another fresh store) as whole saved
 //! documents, which is what the server sends a fresh device once it has compacted — then 100
-//! single-change edits to existing inspections.
+//! single-change edits to existing inspections; then the device's side of pushing 100 offline
+//! edits of records the server had acknowledged (`Store::sync_request`, median of 9 runs).
 //!
 //! `cargo run --release -p firegrid-core --example apply_pull -- [N]` (N = 1000 by default).
 #![allow(
@@ -277,6 +278,93 @@ fn main() {
     for (id, _) in &edited {
         assert_eq!(a.inspection(id).unwrap(), b.inspection(id).unwrap());
     }
+    push_edits(&b, &dir.path().join("b.db"), &edited);
+}
+
+/// Acknowledges everything `store` would push (as a server that stored it all), then makes one
+/// offline edit to each of `edited` and times building the request that pushes them: from the
+/// push outbox, then (its basis cleared in the file, as for records changed before schema 5)
+/// by loading each document, the way every push was built before the outbox.
+fn push_edits(store: &Store, path: &Path, edited: &[(String, String)]) {
+    use firegrid_core::sync::protocol::{PushAck, PushOutcome};
+    loop {
+        let (req, pending) = store.sync_request(PAGE_BYTES as u32).unwrap();
+        if req.pushes.is_empty() {
+            break;
+        }
+        let acks = req
+            .pushes
+            .iter()
+            .map(|p| PushAck {
+                doc: p.doc.clone(),
+                outcome: PushOutcome::Stored {
+                    missing_deps: false,
+                },
+            })
+            .collect();
+        let resp = SyncResponse {
+            epoch: "bench".into(),
+            reset: false,
+            acks,
+            pulled: vec![],
+            cursor: req.cursor,
+            more: false,
+        };
+        store.apply_sync_response(&pending, &resp).unwrap();
+    }
+    for (id, item) in edited {
+        store
+            .answer(id, item, AnswerResult::Pass, Some("整改后复查".into()))
+            .unwrap();
+    }
+    // What a local write now adds: the changes after the stored heads, one new change here.
+    {
+        use automerge::transaction::Transactable;
+        let mut doc = AutoCommit::load(&store.document_bytes(&edited[0].0).unwrap()).unwrap();
+        let old = doc.get_heads();
+        doc.put(automerge::ROOT, "bench", 1).unwrap();
+        doc.commit();
+        const RUNS: u32 = 1000;
+        let t = Instant::now();
+        for _ in 0..RUNS {
+            assert_eq!(doc.get_changes(&old).len(), 1);
+        }
+        println!(
+            "get_changes after the stored heads (one new change): {:.1} us",
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(RUNS)
+        );
+    }
+    let outbox = time_request(store, edited.len(), "from the outbox");
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute("UPDATE record SET outbox_from = NULL", [])
+        .unwrap();
+    let loaded = time_request(store, edited.len(), "loading each document");
+    assert_eq!(outbox, loaded, "both ways push the same changes");
+}
+
+/// Times `sync_request` (median of 9) and returns what it pushed.
+fn time_request(store: &Store, docs: usize, how: &str) -> Vec<(String, Vec<Vec<u8>>)> {
+    let mut times = Vec::new();
+    let mut pushed = Vec::new();
+    let mut changes = 0;
+    for _ in 0..9 {
+        let t = Instant::now();
+        let (req, pending) = store.sync_request(PAGE_BYTES as u32).unwrap();
+        times.push(t.elapsed());
+        changes = pending.changes;
+        pushed = req.pushes.into_iter().map(|p| (p.doc, p.changes)).collect();
+    }
+    assert_eq!(pushed.len(), docs);
+    times.sort();
+    println!(
+        "sync_request for {docs} offline edits ({changes} changes), {how}: {:.2} ms (median of 9; min {:.2}, max {:.2})",
+        times[4].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[8].as_secs_f64() * 1e3,
+    );
+    pushed.sort();
+    pushed
 }
 
 /// Per-step costs of applying one inspection's 16 changes (averaged over many runs).

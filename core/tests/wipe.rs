@@ -151,6 +151,8 @@ fn a_forced_wipe_leaves_an_empty_store_a_new_user_signs_in_to() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert!(tables.len() > 10, "{tables:?}");
+    // The unsynced inspection's changes were in the push outbox too.
+    assert!(tables.iter().any(|t| t == "push_outbox"), "{tables:?}");
     for t in &tables {
         let n: i64 = conn
             .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))

@@ -69,10 +69,9 @@ where
             actor: &fixture_actor,
             time_ms: 0,
         };
-        record::create(tx, kind, id, value, &author, "import")?;
         // The server seeds from the same fixtures and holds byte-identical documents (same
         // actor, time 0, so the same change hashes): nothing to push.
-        tx.execute("UPDATE record SET synced_heads = heads WHERE id = ?1", [id])?;
+        record::create_acknowledged(tx, kind, id, value, &author, "import")?;
         Outcome::Created
     };
     let doc = record::load(tx, kind, id)?;

@@ -1,9 +1,11 @@
 //! Records as automerge documents in the `record` table: load, hydrate, create, update, save.
 //! Every write goes through here so that the document and its query rows (written by `index`)
-//! land in the same transaction. A document lives in memory only for one call.
+//! land in the same transaction, and so that every local change also lands in the push outbox
+//! (`push_outbox`, read by `sync_state` to push without loading documents) in that same
+//! transaction. A document lives in memory only for one call.
 
 use automerge::transaction::CommitOptions;
-use automerge::{ActorId, AutoCommit, ReadDoc};
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -120,19 +122,80 @@ pub(crate) fn heads_text(doc: &mut AutoCommit) -> String {
     heads.join(",")
 }
 
-/// Writes a document to the `record` table (insert or replace).
+/// Writes a local write's document to the `record` table (insert or replace), and its new
+/// changes to the push outbox in the same transaction (see [`append_to_outbox`]). Every local
+/// write comes through here; changes received from the server go through [`save_bytes`].
 pub(crate) fn save(
     tx: &Transaction<'_>,
     kind: RecordKind,
     id: &str,
     doc: &mut AutoCommit,
 ) -> Result<()> {
-    save_as(tx, kind, id, doc, false)
+    // The stored row before this write ('' and no outbox rows for a new record).
+    let (old_heads, has_outbox) = tx
+        .prepare_cached(
+            "SELECT heads, EXISTS (SELECT 1 FROM push_outbox WHERE doc_id = ?1)
+               FROM record WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))
+        .optional()?
+        .unwrap_or_default();
+    let heads = heads_text(doc);
+    if upsert(tx, kind, id, &doc.save(), &heads, false)? == 0 {
+        return Ok(()); // a record of another kind holds the id: nothing was written
+    }
+    append_to_outbox(tx, id, doc, &old_heads, has_outbox)
 }
 
-/// Writes a document to the `record` table (insert or replace); `synced`: the server holds
-/// every change of it (received from the server onto an acknowledged record), so its
-/// `synced_heads` become its heads in the same statement.
+/// Appends the changes `doc` has beyond `old_heads` (the stored heads before this write) to
+/// the record's outbox, in causal order. The outbox keeps this invariant: when a record's
+/// `outbox_from` is `B`, every local change of it that is not an ancestor of `B` is among its
+/// rows (changes it received from the server may be missing: the server holds them). So when a
+/// record has no rows yet, its basis becomes `old_heads` (everything it holds is an ancestor of
+/// them); otherwise the basis stays and the new changes join the rows after it. If `doc` does
+/// not hold `old_heads` (it was not loaded from the stored row), the new changes cannot be told
+/// apart: the outbox of the record is dropped and its next push loads the document.
+fn append_to_outbox(
+    tx: &Transaction<'_>,
+    id: &str,
+    doc: &mut AutoCommit,
+    old_heads: &str,
+    has_outbox: bool,
+) -> Result<()> {
+    let old = parse_heads(id, old_heads)?;
+    if !doc.get_missing_deps(&old).is_empty() {
+        tx.prepare_cached("DELETE FROM push_outbox WHERE doc_id = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("UPDATE record SET outbox_from = NULL WHERE id = ?1")?
+            .execute([id])?;
+        return Ok(());
+    }
+    if !has_outbox {
+        tx.prepare_cached("UPDATE record SET outbox_from = ?2 WHERE id = ?1")?
+            .execute(params![id, old_heads])?;
+    }
+    let mut insert =
+        tx.prepare_cached("INSERT INTO push_outbox(doc_id, change) VALUES (?1, ?2)")?;
+    for change in doc.get_changes(&old) {
+        insert.execute(params![id, change.raw_bytes()])?;
+    }
+    Ok(())
+}
+
+/// Parses `heads` text (see [`heads_text`]); `id` names the record in the error.
+pub(crate) fn parse_heads(id: &str, text: &str) -> Result<Vec<ChangeHash>> {
+    text.split(',')
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            h.parse()
+                .map_err(|_| Error::corrupt(id, "bad change hash in heads"))
+        })
+        .collect()
+}
+
+/// Writes a document to the `record` table (insert or replace) without touching the outbox;
+/// `synced`: the server holds every change of it, so its `synced_heads` become its heads in the
+/// same statement (imported fixture documents, which the server seeds byte-identical).
 pub(crate) fn save_as(
     tx: &Transaction<'_>,
     kind: RecordKind,
@@ -145,7 +208,8 @@ pub(crate) fn save_as(
 }
 
 /// [`save_as`] with the document already saved (`bytes`, `heads`): the expensive part can be
-/// done away from the transaction.
+/// done away from the transaction. For changes received from the server (merged into a
+/// record): they never enter the outbox, the server holds them.
 pub(crate) fn save_bytes(
     tx: &Transaction<'_>,
     kind: RecordKind,
@@ -154,17 +218,30 @@ pub(crate) fn save_bytes(
     heads: &str,
     synced: bool,
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO record(id, kind, doc, heads, updated_ms, synced_heads)
+    upsert(tx, kind, id, bytes, heads, synced).map(|_| ())
+}
+
+/// The `record` row's insert or update; returns the rows written (0 when a record of another
+/// kind holds the id).
+fn upsert(
+    tx: &Transaction<'_>,
+    kind: RecordKind,
+    id: &str,
+    bytes: &[u8],
+    heads: &str,
+    synced: bool,
+) -> Result<usize> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO record(id, kind, doc, heads, updated_ms, synced_heads)
          VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 THEN ?4 ELSE '' END)
          ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, heads = excluded.heads,
                                        updated_ms = excluded.updated_ms,
                                        synced_heads = CASE WHEN ?6 THEN excluded.heads
                                                            ELSE record.synced_heads END
          WHERE record.kind = excluded.kind",
-    )?
-    .execute(params![id, kind.as_str(), bytes, heads, now_ms(), synced])?;
-    Ok(())
+        )?
+        .execute(params![id, kind.as_str(), bytes, heads, now_ms(), synced])?)
 }
 
 /// Creates a new record's document from a value. Fails if the id is taken.
@@ -176,6 +253,33 @@ pub(crate) fn create<T: Reconcile>(
     author: &Author<'_>,
     message: &str,
 ) -> Result<()> {
+    let mut doc = new_document(tx, id, value, author, message)?;
+    save(tx, kind, id, &mut doc)
+}
+
+/// [`create`] for a document the server already holds byte-identical (a fixture imported with
+/// the fixture actor, which the server seeds from the same files): stored as acknowledged,
+/// nothing to push, nothing in the outbox.
+pub(crate) fn create_acknowledged<T: Reconcile>(
+    tx: &Transaction<'_>,
+    kind: RecordKind,
+    id: &str,
+    value: &T,
+    author: &Author<'_>,
+    message: &str,
+) -> Result<()> {
+    let mut doc = new_document(tx, id, value, author, message)?;
+    save_as(tx, kind, id, &mut doc, true)
+}
+
+/// A new document holding `value` in one change. Fails if the id is taken.
+fn new_document<T: Reconcile>(
+    tx: &Transaction<'_>,
+    id: &str,
+    value: &T,
+    author: &Author<'_>,
+    message: &str,
+) -> Result<AutoCommit> {
     if exists(tx, id)? {
         return Err(Error::invalid("id", format!("{id} already exists")));
     }
@@ -186,7 +290,7 @@ pub(crate) fn create<T: Reconcile>(
             .with_message(message)
             .with_time(author.time_ms),
     );
-    save(tx, kind, id, &mut doc)
+    Ok(doc)
 }
 
 /// Reconciles a new value into an existing document. Returns whether anything changed

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/002_sync_state.sql"),
     include_str!("../../migrations/003_hazard_lifecycle.sql"),
     include_str!("../../migrations/004_photo_sync.sql"),
+    include_str!("../../migrations/005_push_outbox.sql"),
 ];
 
 /// The schema version this code writes.

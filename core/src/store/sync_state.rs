@@ -1,8 +1,15 @@
 //! The device's side of a sync round, on the store: build a request from what the server has
 //! not acknowledged, and apply the server's response in one transaction (acknowledgements,
 //! received changes, cursor), so a crash at any point leaves the state of before or of after.
+//!
+//! A record's push comes from its outbox (`push_outbox`, the raw local changes `record::save`
+//! appends in the transaction of each local write) when the outbox starts at the record's
+//! `synced_heads`; otherwise (no basis: changes from before schema 5, a reset, missing
+//! dependencies, nothing acknowledged yet) its document is loaded and asked for the changes
+//! after them. Acknowledgements delete the rows they cover and move the basis to the
+//! acknowledged heads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -24,6 +31,12 @@ pub struct PendingPush {
     pub docs: Vec<(String, String)>,
     /// Automerge chunks pushed (a change, or a whole saved document).
     pub changes: u64,
+    /// Per pushed document that had outbox rows: the highest outbox `seq` of it the request
+    /// read (in the same snapshot as its heads). Its acknowledgement covers those rows, and
+    /// only those: rows written after the request are still to be pushed.
+    pub outbox_upto: BTreeMap<String, i64>,
+    /// Documents whose changes were read from the outbox (no document loaded).
+    pub from_outbox: u64,
 }
 
 /// What one applied response did.
@@ -45,16 +58,6 @@ pub struct RoundReport {
     pub reset: bool,
 }
 
-fn parse_heads(id: &str, text: &str) -> Result<Vec<ChangeHash>> {
-    text.split(',')
-        .filter(|h| !h.is_empty())
-        .map(|h| {
-            h.parse()
-                .map_err(|_| Error::corrupt(id, "bad change hash in heads"))
-        })
-        .collect()
-}
-
 /// The [`held_digest`] of every record this device holds, at most [`MAX_HELD`].
 fn held_digests(tx: &Transaction<'_>) -> Result<Vec<[u8; 16]>> {
     let mut stmt = tx.prepare_cached("SELECT id, heads FROM record WHERE heads <> '' LIMIT ?1")?;
@@ -63,7 +66,7 @@ fn held_digests(tx: &Transaction<'_>) -> Result<Vec<[u8; 16]>> {
     while let Some(row) = rows.next()? {
         let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
         let heads = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-        if let Ok(heads) = parse_heads(id, heads) {
+        if let Ok(heads) = record::parse_heads(id, heads) {
             out.push(held_digest(id, &heads));
         }
     }
@@ -84,10 +87,26 @@ fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// A record's saved document.
+fn stored_document(tx: &Transaction<'_>, id: &str) -> Result<Vec<u8>> {
+    Ok(tx
+        .prepare_cached("SELECT doc FROM record WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))?)
+}
+
+/// A record's outbox: its local changes after its `outbox_from`, in the order they were made.
+fn outbox_changes(tx: &Transaction<'_>, id: &str) -> Result<Vec<Vec<u8>>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT change FROM push_outbox WHERE doc_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 impl Store {
     /// Builds the next request: the changes of every record the server has not acknowledged
     /// (except pushes it refused, until the record changes again), up to the message limit, and
-    /// the pull cursor. Reads only.
+    /// the pull cursor. Reads only. A record's changes come from its outbox when the outbox
+    /// starts at its `synced_heads` (no document loaded); otherwise from its document.
     pub fn sync_request(&self, max_pull_bytes: u32) -> Result<(SyncRequest, PendingPush)> {
         self.read(|tx| {
             let epoch = meta(tx, "sync_epoch")?;
@@ -95,7 +114,9 @@ impl Store {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(0u64);
             let mut stmt = tx.prepare_cached(
-                "SELECT r.id, r.kind, r.doc, r.heads, r.synced_heads FROM record r
+                "SELECT r.id, r.kind, r.heads, r.synced_heads, r.outbox_from,
+                        (SELECT max(o.seq) FROM push_outbox o WHERE o.doc_id = r.id)
+                   FROM record r
                   WHERE r.heads <> r.synced_heads
                     AND NOT EXISTS (SELECT 1 FROM sync_refusal f WHERE f.doc_id = r.id AND f.heads = r.heads)
                   ORDER BY CASE r.kind WHEN 'hazard' THEN 0 WHEN 'inspection' THEN 1 ELSE 2 END, r.updated_ms",
@@ -111,17 +132,37 @@ impl Store {
             while let Some(row) = rows.next()? {
                 let id: String = row.get(0)?;
                 let kind: String = row.get(1)?;
-                let bytes: Vec<u8> = row.get(2)?;
-                let heads: String = row.get(3)?;
-                let synced: String = row.get(4)?;
-                let changes = if synced.is_empty() && is_document_chunk(&bytes) {
+                let heads: String = row.get(2)?;
+                let synced: String = row.get(3)?;
+                let outbox_from: Option<String> = row.get(4)?;
+                let outbox_upto: Option<i64> = row.get(5)?;
+                // The outbox holds exactly the local changes after `synced_heads` when its
+                // basis is them (see `record::append_to_outbox`); the changes the record
+                // received from the server after them are not in it, and need not be sent.
+                let from_outbox = outbox_upto.is_some()
+                    && !synced.is_empty()
+                    && outbox_from.as_deref() == Some(synced.as_str());
+                let changes: Vec<Vec<u8>> = if synced.is_empty() {
                     // The server has none of it: the saved document is its whole history,
                     // sent as stored (no load, and smaller than its changes).
-                    vec![bytes]
+                    let bytes = stored_document(tx, &id)?;
+                    if is_document_chunk(&bytes) {
+                        vec![bytes]
+                    } else {
+                        let mut doc =
+                            AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&id, e))?;
+                        doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+                    }
+                } else if from_outbox {
+                    outbox_changes(tx, &id)?
                 } else {
+                    let bytes = stored_document(tx, &id)?;
                     let mut doc = AutoCommit::load(&bytes).map_err(|e| Error::corrupt(&id, e))?;
-                    let have = parse_heads(&id, &synced)?;
-                    doc.get_changes(&have).into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+                    let have = record::parse_heads(&id, &synced)?;
+                    doc.get_changes(&have)
+                        .into_iter()
+                        .map(|c| c.raw_bytes().to_vec())
+                        .collect()
                 };
                 let push = DocChanges { doc: id.clone(), kind, changes };
                 let push_size = push.approx_size();
@@ -130,6 +171,10 @@ impl Store {
                 }
                 size += push_size;
                 pending.changes += push.changes.len() as u64;
+                pending.from_outbox += u64::from(from_outbox);
+                if let Some(upto) = outbox_upto {
+                    pending.outbox_upto.insert(id.clone(), upto);
+                }
                 pending.docs.push((id, heads));
                 pushes.push(push);
             }
@@ -152,7 +197,10 @@ impl Store {
         self.write(|tx| {
             let mut report = RoundReport { more: resp.more, reset: resp.reset, ..Default::default() };
             if resp.reset {
-                tx.execute("UPDATE record SET synced_heads = ''", [])?;
+                // Everything is resent from the documents: the outbox starts again from
+                // the next local change.
+                tx.execute("UPDATE record SET synced_heads = '', outbox_from = NULL", [])?;
+                tx.execute("DELETE FROM push_outbox", [])?;
                 tx.execute("DELETE FROM sync_refusal", [])?;
                 set_meta(tx, "sync_cursor", "0")?;
                 set_meta(tx, "sync_epoch", &resp.epoch)?;
@@ -166,16 +214,28 @@ impl Store {
                 };
                 match &ack.outcome {
                     PushOutcome::Stored { missing_deps: false } => {
-                        tx.execute(
-                            "UPDATE record SET synced_heads = ?2 WHERE id = ?1",
-                            params![ack.doc, heads],
-                        )?;
+                        // The rows the request read are on the server; the ones written since
+                        // start exactly at the acknowledged heads.
+                        tx.prepare_cached(
+                            "UPDATE record SET synced_heads = ?2, outbox_from = ?2 WHERE id = ?1",
+                        )?
+                        .execute(params![ack.doc, heads])?;
+                        if let Some(upto) = pending.outbox_upto.get(&ack.doc) {
+                            tx.prepare_cached(
+                                "DELETE FROM push_outbox WHERE doc_id = ?1 AND seq <= ?2",
+                            )?
+                            .execute(params![ack.doc, upto])?;
+                        }
                         tx.execute("DELETE FROM sync_refusal WHERE doc_id = ?1", [&ack.doc])?;
                         report.acknowledged += 1;
                     }
                     PushOutcome::Stored { missing_deps: true } => {
                         // The server lost history this depends on: send everything next round.
-                        tx.execute("UPDATE record SET synced_heads = '' WHERE id = ?1", [&ack.doc])?;
+                        tx.execute(
+                            "UPDATE record SET synced_heads = '', outbox_from = NULL WHERE id = ?1",
+                            [&ack.doc],
+                        )?;
+                        tx.execute("DELETE FROM push_outbox WHERE doc_id = ?1", [&ack.doc])?;
                         report.more = true;
                     }
                     PushOutcome::Refused { reason } => {
@@ -289,7 +349,7 @@ fn chunks_present(changes: &[Change], chunks: &[Chunk<'_>], heads: &str) -> bool
         if let Chunk::Document(raw) = chunk {
             let held = match &held {
                 Some(h) => h,
-                None => match parse_heads("", heads) {
+                None => match record::parse_heads("", heads) {
                     Ok(h) if !h.is_empty() => held.insert(h),
                     _ => return false,
                 },

@@ -132,17 +132,29 @@ pub(crate) fn save(
     doc: &mut AutoCommit,
 ) -> Result<()> {
     // The stored row before this write ('' and no outbox rows for a new record).
-    let (old_heads, has_outbox) = tx
+    let (old_heads, synced, has_outbox) = tx
         .prepare_cached(
-            "SELECT heads, EXISTS (SELECT 1 FROM push_outbox WHERE doc_id = ?1)
+            "SELECT heads, synced_heads, EXISTS (SELECT 1 FROM push_outbox WHERE doc_id = ?1)
                FROM record WHERE id = ?1",
         )?
-        .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
+        })
         .optional()?
         .unwrap_or_default();
     let heads = heads_text(doc);
     if upsert(tx, kind, id, &doc.save(), &heads, false)? == 0 {
         return Ok(()); // a record of another kind holds the id: nothing was written
+    }
+    if synced.is_empty() && !has_outbox {
+        // The server holds nothing of it: its next push is the whole stored document
+        // (protocol 3), so no outbox is kept. Once acknowledged, its next write starts one
+        // (changes made while the push was out are sent by the slow path until then).
+        return Ok(());
     }
     append_to_outbox(tx, id, doc, &old_heads, has_outbox)
 }

@@ -226,7 +226,8 @@ impl Store {
                             )?
                             .execute(params![ack.doc, upto])?;
                         }
-                        tx.execute("DELETE FROM sync_refusal WHERE doc_id = ?1", [&ack.doc])?;
+                        tx.prepare_cached("DELETE FROM sync_refusal WHERE doc_id = ?1")?
+                            .execute([&ack.doc])?;
                         report.acknowledged += 1;
                     }
                     PushOutcome::Stored { missing_deps: true } => {

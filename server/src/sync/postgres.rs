@@ -48,6 +48,7 @@ const PULL_SQL: &str = "
             WHEN d.grid IS NULL THEN d.community = ANY($3)
             ELSE (d.community, d.grid) IN (SELECT * FROM unnest($4::text[], $5::text[]))
           END
+      AND ($6 OR d.created_seq <= $1 OR l.seq = d.created_seq OR length(l.bytes) = 0)
     ORDER BY l.seq";
 
 /// Server storage in PostgreSQL. `Send + Sync`; each call checks a connection out of the pool.
@@ -510,8 +511,14 @@ impl SyncStorage for PgStorage {
                 .map_err(backend)?
                 .get(0);
             let mut page = PageBuilder::new(cursor, max_bytes, held);
+            // As in the SQLite store: a document created after the cursor is sent whole at
+            // its first row, so its later rows are not read, unless some rows are excluded.
+            let every_row = !exclude.is_empty();
             let portal = tx
-                .bind(PULL_SQL, &[&after, &street, &communities, &pair_c, &pair_g])
+                .bind(
+                    PULL_SQL,
+                    &[&after, &street, &communities, &pair_c, &pair_g, &every_row],
+                )
                 .map_err(backend)?;
             'fetch: loop {
                 let rows = tx.query_portal(&portal, FETCH_ROWS).map_err(backend)?;

@@ -9,19 +9,18 @@
     reason = "tests fail loudly on any error"
 )]
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod common;
+
+use common::{fixtures, template};
 
 use automerge::{ActorId, AutoCommit};
 use firegrid_core::access::{Role, User};
-use firegrid_core::district::District;
 use firegrid_core::hazard::{
     FlagReason, HazardAction, HazardCase, HazardEvent, HazardEventKind, HazardStatus, NewHazard,
     Rectification, Severity, SupervisionLevel, lifecycle,
 };
 use firegrid_core::inspection::AnswerResult;
 use firegrid_core::premises::{Category, Premises};
-use firegrid_core::store::RecordKind;
 use firegrid_core::sync::protocol::{DocChanges, PushOutcome, RefusalReason, SyncRequest};
 use firegrid_core::vocab::{GeoPoint, PhotoRef};
 use firegrid_core::{Error, Store};
@@ -29,60 +28,6 @@ use firegrid_server::sync::memory::MemoryStorage;
 use firegrid_server::sync::{Principal, handle};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-struct Template {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    district: District,
-    server: MemoryStorage,
-}
-
-/// A server seeded from the fixtures and a device file that synced with it once.
-fn template() -> &'static Template {
-    static T: OnceLock<Template> = OnceLock::new();
-    T.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("template.db");
-        let store = Store::open(&db).unwrap();
-        store.import_fixtures(&fixtures()).unwrap();
-        let mut records = store.export_records().unwrap();
-        records.sort_by_key(|(_, k, _)| *k != RecordKind::Premises);
-        let server = MemoryStorage::new();
-        for (id, kind, bytes) in &records {
-            server.seed_document(id, *kind, bytes).unwrap();
-        }
-        let district = firegrid_core::district::load_dir(&fixtures().join("district")).unwrap();
-        let who = Principal {
-            user: district
-                .users
-                .iter()
-                .find(|u| u.role == Role::StreetOffice)
-                .unwrap()
-                .clone(),
-            device_id: store.device_id().to_string(),
-        };
-        let mut transport =
-            |bytes: Vec<u8>| handle(&server, &who, &SyncRequest::decode(&bytes)?)?.encode();
-        store.sync_via(&mut transport, &mut |_| {}).unwrap();
-        drop(store);
-        let c = rusqlite::Connection::open(&db).unwrap();
-        c.execute_batch(
-            "DELETE FROM meta WHERE key = 'device_id'; PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .unwrap();
-        drop(c);
-        Template {
-            _dir: dir,
-            db,
-            district,
-            server,
-        }
-    })
-}
 
 struct Phone {
     _dir: tempfile::TempDir,

@@ -9,13 +9,14 @@
     reason = "tests fail loudly on any error"
 )]
 
+mod common;
+
+use common::template;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use firegrid_core::access::{Role, User};
-use firegrid_core::district::District;
 use firegrid_core::inspection::AnswerResult;
 use firegrid_core::premises::Category;
 use firegrid_core::store::{PendingPush, RecordKind};
@@ -23,62 +24,6 @@ use firegrid_core::sync::protocol::SyncRequest;
 use firegrid_core::{Error, Store};
 use firegrid_server::sync::memory::MemoryStorage;
 use firegrid_server::sync::{Principal, handle};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-struct Template {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    district: District,
-    server: MemoryStorage,
-}
-
-/// A server seeded from the fixtures and a device store that has synced with it once, without
-/// a device id (each copy makes its own).
-fn template() -> &'static Template {
-    static T: OnceLock<Template> = OnceLock::new();
-    T.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("template.db");
-        let store = Store::open(&db).unwrap();
-        store.import_fixtures(&fixtures()).unwrap();
-        let mut records = store.export_records().unwrap();
-        records.sort_by_key(|(_, k, _)| *k != RecordKind::Premises);
-        let server = MemoryStorage::new();
-        for (id, kind, bytes) in &records {
-            server.seed_document(id, *kind, bytes).unwrap();
-        }
-        let district = firegrid_core::district::load_dir(&fixtures().join("district")).unwrap();
-        let office = district
-            .users
-            .iter()
-            .find(|u| u.role == Role::StreetOffice)
-            .unwrap()
-            .clone();
-        let who = Principal {
-            user: office,
-            device_id: store.device_id().to_string(),
-        };
-        let mut transport =
-            |bytes: Vec<u8>| handle(&server, &who, &SyncRequest::decode(&bytes)?)?.encode();
-        store.sync_via(&mut transport, &mut |_| {}).unwrap();
-        drop(store);
-        let c = rusqlite::Connection::open(&db).unwrap();
-        c.execute_batch(
-            "DELETE FROM meta WHERE key = 'device_id'; PRAGMA wal_checkpoint(TRUNCATE);",
-        )
-        .unwrap();
-        drop(c);
-        Template {
-            _dir: dir,
-            db,
-            district,
-            server,
-        }
-    })
-}
 
 struct Device {
     _dir: tempfile::TempDir,

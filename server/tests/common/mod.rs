@@ -1,5 +1,6 @@
-//! Helpers shared by the server's blob and photo tests: the fixtures folder, a seeded random
-//! generator (a failing run replays), and a router served on a free port of 127.0.0.1.
+//! Helpers shared by the server's tests: the fixtures folder, a seeded random generator (a
+//! failing run replays), a router served on a free port of 127.0.0.1, and a seeded in-memory
+//! server with a device file that synced with it once (the sans-I/O tests copy both).
 #![allow(
     dead_code,
     unreachable_pub,
@@ -77,4 +78,71 @@ pub fn phone(
         .session
         .access_token;
     (store, token)
+}
+
+/// An in-memory server seeded from the fixtures, and a device store that synced with it once
+/// as the street office, without a device id (each copy makes its own).
+pub struct Template {
+    _dir: tempfile::TempDir,
+    /// The device file to copy.
+    pub db: PathBuf,
+    /// The sample district.
+    pub district: firegrid_core::district::District,
+    /// The server (tests take `fork()`s of it).
+    pub server: firegrid_server::sync::memory::MemoryStorage,
+}
+
+/// The [`Template`], built once per test binary.
+pub fn template() -> &'static Template {
+    use firegrid_core::access::Role;
+    use firegrid_core::store::RecordKind;
+    use firegrid_core::sync::protocol::SyncRequest;
+    use firegrid_server::sync::{Principal, handle};
+    static T: std::sync::OnceLock<Template> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let db = dir.path().join("template.db");
+        let store = firegrid_core::Store::open(&db).expect("the store opens");
+        store
+            .import_fixtures(&fixtures())
+            .expect("the fixtures import");
+        let mut records = store.export_records().expect("the records export");
+        // Premises first: inspections and hazards take their scope from them.
+        records.sort_by_key(|(_, k, _)| *k != RecordKind::Premises);
+        let server = firegrid_server::sync::memory::MemoryStorage::new();
+        for (id, kind, bytes) in &records {
+            server
+                .seed_document(id, *kind, bytes)
+                .expect("the server seeds");
+        }
+        let district = firegrid_core::district::load_dir(&fixtures().join("district"))
+            .expect("the district loads");
+        let who = Principal {
+            user: district
+                .users
+                .iter()
+                .find(|u| u.role == Role::StreetOffice)
+                .expect("an office user")
+                .clone(),
+            device_id: store.device_id().to_string(),
+        };
+        let mut transport =
+            |bytes: Vec<u8>| handle(&server, &who, &SyncRequest::decode(&bytes)?)?.encode();
+        store
+            .sync_via(&mut transport, &mut |_| {})
+            .expect("the first sync");
+        drop(store);
+        let c = rusqlite::Connection::open(&db).expect("the file opens");
+        c.execute_batch(
+            "DELETE FROM meta WHERE key = 'device_id'; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .expect("the device id is removed");
+        drop(c);
+        Template {
+            _dir: dir,
+            db,
+            district,
+            server,
+        }
+    })
 }

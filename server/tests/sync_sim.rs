@@ -847,11 +847,14 @@ fn a_server_restored_from_backup_gets_everything_back_from_the_devices(server: &
         .filter(|p| p.category() == Category::StreetShop)
         .take(4)
         .collect();
+    // A patroller, who may write none of the reference records every phone holds.
+    let p = device(user(Role::GridPatroller));
     inspect(&a.store, &shops[0].id, true);
     sync_ok(&a, server);
     inspect(&b.store, &shops[1].id, true);
     sync_ok(&b, server);
     sync_ok(&a, server);
+    sync_ok(&p, server);
     // The server loses everything after its seed.
     server.restore_to(seeded);
     assert!(server_records(server).is_empty());
@@ -862,6 +865,16 @@ fn a_server_restored_from_backup_gets_everything_back_from_the_devices(server: &
     assert_eq!(server_records(server).len(), 4);
     assert_eq!(field_records(&a.store), server_records(server));
     assert_eq!(field_records(&b.store), server_records(server));
+    // The patroller resends what it holds too: records the server holds already are
+    // acknowledged whoever may write them, so nothing stays "not yet sent" (a sign-out would
+    // otherwise refuse to wipe the phone).
+    let r = sync_ok(&p, server);
+    assert_eq!(
+        r.refused,
+        vec![],
+        "nothing new was pushed: nothing to refuse"
+    );
+    assert_eq!(p.store.unsynced_count().unwrap(), 0);
 }
 
 fn a_device_restored_from_backup_gets_its_lost_writes_back(server: &dyn Server) {

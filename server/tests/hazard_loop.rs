@@ -11,9 +11,10 @@
 
 mod common;
 
-use common::{fixtures, template};
+use common::{Device as Phone, fixtures, template};
 
 use automerge::{ActorId, AutoCommit};
+use firegrid_core::Error;
 use firegrid_core::access::{Role, User};
 use firegrid_core::hazard::{
     FlagReason, HazardAction, HazardCase, HazardEvent, HazardEventKind, HazardStatus, NewHazard,
@@ -23,33 +24,13 @@ use firegrid_core::inspection::AnswerResult;
 use firegrid_core::premises::{Category, Premises};
 use firegrid_core::sync::protocol::{DocChanges, PushOutcome, RefusalReason, SyncRequest};
 use firegrid_core::vocab::{GeoPoint, PhotoRef};
-use firegrid_core::{Error, Store};
+use firegrid_server::sync::handle;
 use firegrid_server::sync::memory::MemoryStorage;
-use firegrid_server::sync::{Principal, handle};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-struct Phone {
-    _dir: tempfile::TempDir,
-    store: Store,
-    who: Principal,
-}
-
 fn phone(user: &User) -> Phone {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("device.db");
-    std::fs::copy(&template().db, &path).unwrap();
-    let store = Store::open(&path).unwrap();
-    store.set_current_user(&user.id).unwrap();
-    let who = Principal {
-        user: user.clone(),
-        device_id: store.device_id().to_string(),
-    };
-    Phone {
-        _dir: dir,
-        store,
-        who,
-    }
+    common::device_from(&template().db, user)
 }
 
 fn sync(p: &Phone, server: &MemoryStorage) -> firegrid_core::sync::SyncReport {

@@ -11,9 +11,8 @@
 
 mod common;
 
-use common::template;
+use common::{Device, template};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use firegrid_core::access::{Role, User};
@@ -24,13 +23,6 @@ use firegrid_core::sync::protocol::SyncRequest;
 use firegrid_core::{Error, Store};
 use firegrid_server::sync::memory::MemoryStorage;
 use firegrid_server::sync::{Principal, handle};
-
-struct Device {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    store: Store,
-    who: Principal,
-}
 
 impl Device {
     /// Closes the store and opens it again (the app killed and restarted).
@@ -54,21 +46,7 @@ impl Device {
 }
 
 fn device(user: &User) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("device.db");
-    std::fs::copy(&template().db, &path).unwrap();
-    let store = Store::open(&path).unwrap();
-    store.set_current_user(&user.id).unwrap();
-    let who = Principal {
-        user: user.clone(),
-        device_id: store.device_id().to_string(),
-    };
-    Device {
-        _dir: dir,
-        path,
-        store,
-        who,
-    }
+    common::device_from(&template().db, user)
 }
 
 /// A grid patroller of the sample and a street shop in the grid.

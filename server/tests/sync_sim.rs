@@ -13,6 +13,9 @@
     reason = "tests fail loudly on any error"
 )]
 
+mod common;
+
+use common::Device;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -342,29 +345,8 @@ on_every_store!(
     memory_and_sqlite_only: a_server_restored_from_backup_gets_everything_back_from_the_devices,
 );
 
-struct Device {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    store: Store,
-    who: Principal,
-}
-
 fn device(user: &User) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("device.db");
-    std::fs::copy(&template().db, &path).unwrap();
-    let store = Store::open(&path).unwrap();
-    store.set_current_user(&user.id).unwrap();
-    let who = Principal {
-        user: user.clone(),
-        device_id: store.device_id().to_string(),
-    };
-    Device {
-        _dir: dir,
-        path,
-        store,
-        who,
-    }
+    common::device_from(&template().db, user)
 }
 
 fn user(role: Role) -> &'static User {
@@ -684,6 +666,14 @@ fn writes_outside_scope_and_changes_of_another_device_are_refused(server: &dyn S
     assert!(server_records(server).is_empty());
 }
 
+/// Takes a closed device file back to "never pulled" (a new phone, or one that lost its cursor).
+fn forget_cursor(path: &Path) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute("UPDATE meta SET value = '0' WHERE key = 'sync_cursor'", [])
+        .unwrap();
+}
+
 /// Protocol 3: a record the server has never acknowledged is pushed as the saved document the
 /// device stores, and the server keeps it as the record's snapshot at once; a device catching
 /// up names what it holds, and the documents it holds at the same heads are not sent to it (a
@@ -753,10 +743,7 @@ fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Se
     // A new phone with the fixtures (no cursor yet): only the records it lacks come.
     let b = device(user(Role::StreetOffice));
     drop(b.store);
-    rusqlite::Connection::open(&b.path)
-        .unwrap()
-        .execute("UPDATE meta SET value = '0' WHERE key = 'sync_cursor'", [])
-        .unwrap();
+    forget_cursor(&b.path);
     let b = Device {
         store: Store::open(&b.path).unwrap(),
         ..b
@@ -792,10 +779,7 @@ fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Se
     assert_eq!((report.touched, pulled), (1, vec![ids[0].clone()]));
     assert_eq!(field_records(&b.store), server_records(server));
     // C: B's database from before that edit, with its cursor lost.
-    rusqlite::Connection::open(&c_path)
-        .unwrap()
-        .execute("UPDATE meta SET value = '0' WHERE key = 'sync_cursor'", [])
-        .unwrap();
+    forget_cursor(&c_path);
     let c = Device {
         _dir: c_dir,
         store: Store::open(&c_path).unwrap(),

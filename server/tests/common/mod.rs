@@ -146,3 +146,35 @@ pub fn template() -> &'static Template {
         }
     })
 }
+
+/// A device for the sans-I/O tests: a copy of a template device file, opened as `user`, and
+/// who it is to the server.
+pub struct Device {
+    /// Holds the copy (deleted with it).
+    pub _dir: tempfile::TempDir,
+    /// The store file.
+    pub path: PathBuf,
+    /// The store.
+    pub store: firegrid_core::Store,
+    /// Who it is to the server: `user` on this device.
+    pub who: firegrid_server::sync::Principal,
+}
+
+/// A [`Device`]: a copy of the device file `template_db`, opened with `user` signed in.
+pub fn device_from(template_db: &Path, user: &firegrid_core::access::User) -> Device {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("device.db");
+    std::fs::copy(template_db, &path).expect("the template copies");
+    let store = firegrid_core::Store::open(&path).expect("the store opens");
+    store.set_current_user(&user.id).expect("the user signs in");
+    let who = firegrid_server::sync::Principal {
+        user: user.clone(),
+        device_id: store.device_id().to_string(),
+    };
+    Device {
+        _dir: dir,
+        path,
+        store,
+        who,
+    }
+}

@@ -792,7 +792,10 @@ proptest! {
                 // A third edit after the merge, concurrent with nothing.
                 left.merge(&mut right).unwrap();
                 base.reconcile(&mut left);
-                prop_assert_eq!(same_as_kind(base.kind(), &left), Outcome::Value(base.debug()));
+                same_as_kind(base.kind(), &left);
+                // Equal as values, not as text: reconcile writes only what differs under `==`,
+                // and 0.0 == -0.0, so a zero may keep the sign the merge gave it.
+                prop_assert_eq!(Record::read(base.kind(), &left).ok(), Some(base.clone()));
             }
         }
         doc.merge(&mut left).unwrap();

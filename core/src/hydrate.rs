@@ -264,11 +264,17 @@ impl<T: FromDoc> FromDoc for Vec<T> {
                 // Marks belong to text; a list holds them only when a change was crafted to
                 // put them there. Their operations would read as elements (autosurgeon reads
                 // them as the strings "markBegin" / "markEnd", `list_range` as the mark's
-                // value and a null), so such a list is refused: no record holds one.
+                // value and a null), so such a list is refused: no record holds one. Since
+                // `list_range` yields mark operations too, a list it finds empty holds none,
+                // and the costly look for marks is left out (most lists of a record are empty).
+                let mut items = doc.list_range(&obj, ..).peekable();
+                if items.peek().is_none() {
+                    return Ok(Vec::new());
+                }
                 if doc.marks(&obj).map_or(true, |m| !m.is_empty()) {
                     return Err(Problem::new("a list with mark operations"));
                 }
-                doc.list_range(&obj, ..)
+                items
                     .map(|item| {
                         let index = item.index;
                         T::from_found(doc, Found::of_list(item)).map_err(|p| p.at(index))

@@ -1115,6 +1115,63 @@ fn bare_hazard() -> Hazard {
     }
 }
 
+/// The direct reader looks for marks only in a list `list_range` finds non-empty: mark
+/// operations are listed by it too, so even a crafted list whose every element was deleted,
+/// leaving only its marks' operations, is looked at (or holds no mark at all).
+#[test]
+fn a_list_left_with_only_mark_operations_is_still_looked_at() {
+    use automerge::marks::{ExpandMark, Mark};
+    for (from, to) in [(0, 4), (1, 3), (0, 0)] {
+        let mut doc = AutoCommit::new().with_actor(actor(1));
+        autosurgeon::reconcile(&mut doc, sample_inspection()).unwrap();
+        doc.commit();
+        let base = doc.get_heads();
+        let items = doc
+            .put_object(automerge::ROOT, "items", ObjType::Text)
+            .unwrap();
+        doc.splice_text(&items, 0, 0, "abcd").unwrap();
+        doc.mark(
+            &items,
+            Mark::new("bold".into(), ScalarValue::Str("x".into()), from, to),
+            ExpandMark::Both,
+        )
+        .unwrap();
+        doc.splice_text(&items, 0, 4, "").unwrap();
+        doc.commit();
+        let crafted: Vec<automerge::Change> = doc
+            .get_changes(&base)
+            .into_iter()
+            .map(|c| {
+                let mut expanded = c.decode();
+                for op in &mut expanded.operations {
+                    if op.action == automerge::legacy::OpType::Make(ObjType::Text) {
+                        op.action = automerge::legacy::OpType::Make(ObjType::List);
+                    }
+                }
+                expanded.hash = None;
+                automerge::Change::from(expanded)
+            })
+            .collect();
+        let mut forged = AutoCommit::new();
+        forged
+            .apply_changes(doc.get_changes(&[])[..1].to_vec())
+            .unwrap();
+        forged.apply_changes(crafted).unwrap();
+        let forged = AutoCommit::load(&forged.save()).unwrap();
+        let (_, list) = forged.get(automerge::ROOT, "items").unwrap().unwrap();
+        let listed = forged.list_range(&list, ..).count();
+        let marks = forged.marks(&list).unwrap().len();
+        assert!(
+            listed > 0 || marks == 0,
+            "a list with {marks} marks that list_range finds empty"
+        );
+        assert!(listed > 0, "the mark operations are listed");
+        // They are read as elements (the end of a mark as a null), so the record is refused.
+        assert!(firegrid_core::hydrate::hydrate::<Inspection, _>(&forged).is_err());
+        assert!(Record::read(RecordKind::Inspection, &forged).is_err());
+    }
+}
+
 /// A text object turned into a list by rewriting the change that made it: a list whose
 /// elements are interleaved with mark operations (the API refuses marks on lists; a crafted
 /// change does not). `ReadDoc::hydrate` panics on such a document. Here is the one place the

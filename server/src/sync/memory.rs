@@ -138,6 +138,8 @@ impl Inner {
                 .map(|r| r.bytes.clone())
                 .collect(),
             version: d.version,
+            scope: d.scope.clone(),
+            parent: d.parent.clone(),
         }
     }
 

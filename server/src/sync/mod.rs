@@ -92,6 +92,11 @@ pub struct StoredDoc {
     /// The log position of the document's latest change: its version. A commit names the
     /// version its checks saw and is refused as stale if another commit came in between.
     pub version: u64,
+    /// Where it belongs now: the scope its last commit gave it, moved with its parent since
+    /// (what pulls filter on).
+    pub scope: DocScope,
+    /// The document it takes its scope from (an inspection's or hazard's premises).
+    pub parent: Option<String>,
 }
 
 impl StoredDoc {
@@ -417,8 +422,18 @@ pub fn scope_of(
 }
 
 /// The scope of a valid record: what [`scope_of`] gives for its document, from the fields
-/// already read.
-fn scope_of_record(storage: &dyn SyncStorage, record: &Record) -> Result<Option<DocScope>> {
+/// already read. `placed` is its stored row's parent and scope: a record still under that
+/// parent is still in that scope (the row moves with its parent), so nothing is looked up.
+fn scope_of_record(
+    storage: &dyn SyncStorage,
+    record: &Record,
+    placed: Option<&(String, DocScope)>,
+) -> Result<Option<DocScope>> {
+    if let (Some((parent, scope)), Record::Inspection(_) | Record::Hazard(_)) = (placed, record)
+        && record.premises() == Some(parent.as_str())
+    {
+        return Ok(Some(scope.clone()));
+    }
     Ok(match record {
         Record::Premises(p) => Some(DocScope::Area {
             community: p.community.clone(),
@@ -557,28 +572,31 @@ fn check_push(
     // A document the user may not see is judged exactly as if its id were free, so the
     // answer never tells whether it exists; only where a free id would be accepted is it
     // refused as forbidden (unavoidable while devices choose ids, and ids are 128-bit random).
-    let (mut doc, base, hidden) = match stored {
-        Some(stored) => {
-            let visible = if let Some(doc) = stored_doc.take() {
-                match scope_of(storage, kind, &doc)? {
-                    Some(scope) if viewer.sees(&scope) => Some(doc),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            match visible {
-                Some(doc) => (Base::Stored(doc), stored.version, false),
-                None => (Base::Stored(AutoCommit::new()), stored.version, true),
+    // Whether the user sees it is read off its row: the scope pulls filter on.
+    let (mut doc, base, hidden, placed) = match stored {
+        Some(stored) => match stored_doc.take().filter(|_| viewer.sees(&stored.scope)) {
+            Some(doc) => {
+                let placed = stored.parent.map(|parent| (parent, stored.scope));
+                (Base::Stored(doc), stored.version, false, placed)
             }
-        }
+            None => (Base::Stored(AutoCommit::new()), stored.version, true, None),
+        },
         // New to the server and pushed as one saved document: that document is the merge.
         None => match pushed_whole {
-            Some(loaded) => (Base::Pushed(loaded, &push.changes[0]), 0, false),
-            None => (Base::Stored(AutoCommit::new()), 0, false),
+            Some(loaded) => (Base::Pushed(loaded, &push.changes[0]), 0, false, None),
+            None => (Base::Stored(AutoCommit::new()), 0, false, None),
         },
     };
-    let outcome = judge(storage, who, viewer, push, kind, changes, &mut doc, base)?;
+    let outcome = judge(
+        storage,
+        who,
+        viewer,
+        push,
+        kind,
+        changes,
+        &mut doc,
+        (base, placed.as_ref()),
+    )?;
     if hidden && outcome.is_ok() {
         return refuse(RefusalReason::Forbidden);
     }
@@ -608,7 +626,7 @@ fn judge(
     kind: RecordKind,
     changes: Vec<Change>,
     doc: &mut Base<'_>,
-    base: u64,
+    (base, placed): (u64, Option<&(String, DocScope)>),
 ) -> Result<std::result::Result<Option<DocWrite>, PushOutcome>> {
     let refuse = |reason| Ok(Err(PushOutcome::Refused { reason }));
     let prefix = device_prefix(&who.device_id);
@@ -650,7 +668,7 @@ fn judge(
     let Ok(record) = Record::read(kind, &*doc) else {
         return refuse(RefusalReason::Invalid);
     };
-    let Some(scope) = scope_of_record(storage, &record)? else {
+    let Some(scope) = scope_of_record(storage, &record, placed)? else {
         return refuse(RefusalReason::Forbidden);
     };
     if !viewer.sees(&scope) {

@@ -82,7 +82,8 @@ fn read_doc(client: &mut impl GenericClient, id: &str) -> Result<Option<StoredDo
                     coalesce((SELECT array_agg(l.bytes ORDER BY l.seq) FROM change_log AS l
                               WHERE l.doc_id = d.id AND l.seq > d.snapshot_seq
                                 AND length(l.bytes) > 0),
-                             '{}'::bytea[])
+                             '{}'::bytea[]),
+                    d.community, d.grid, d.is_street, d.parent
              FROM doc AS d WHERE d.id = $1",
             &[&id],
         )
@@ -100,6 +101,8 @@ fn read_doc(client: &mut impl GenericClient, id: &str) -> Result<Option<StoredDo
         snapshot_seq: to_u64(row.get(2)),
         version: to_u64(row.get(3)),
         tail: row.get(4),
+        scope: DocScope::from_columns(row.get(5), row.get(6), row.get(7))?,
+        parent: row.get(8),
     }))
 }
 

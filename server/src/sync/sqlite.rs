@@ -11,7 +11,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use automerge::ChangeHash;
 use firegrid_core::sqlite::{FileKind, check_identity, classify_open_error, configure, migrate_to};
@@ -53,6 +55,14 @@ pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 /// wait for a commit (WAL); a few are enough, SQLite reads are short.
 const READERS: usize = 4;
 
+/// WAL pages after which the writer checkpoints on its own, in the committing request: only
+/// when the background checkpointer ([`Checkpointer`]) has fallen this far behind (SQLite's
+/// default, 1,000 pages, would make every few commits of a busy server pay for a checkpoint).
+const WRITER_CHECKPOINT_PAGES: i64 = 16_000;
+
+/// How long the checkpointer lets writes gather before it copies them into the database file.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(200);
+
 /// The log and documents, joined with the scope filter a pull evaluates in SQL. `?1` is the
 /// cursor; `?2` whether street-wide documents are visible; `?3` the JSON array of communities
 /// whose community-wide documents are visible; `?4` the JSON array of visible
@@ -78,6 +88,83 @@ pub struct SqliteStorage {
     readers: Vec<Mutex<Connection>>,
     /// Which reader to wait for when all are busy (round robin).
     next_reader: AtomicUsize,
+    /// Copies committed WAL pages into the database file off the requests' path.
+    checkpointer: Checkpointer,
+}
+
+/// State shared with the checkpointer thread: whether something was committed since its last
+/// checkpoint, and whether it should stop.
+#[derive(Debug, Default)]
+struct CheckpointState {
+    dirty: bool,
+    stop: bool,
+}
+
+/// A background thread that checkpoints the WAL (PASSIVE: it never blocks a reader or the
+/// writer) shortly after commits, on its own connection, so a sync request does not pay for
+/// copying earlier requests' pages. Stops and joins when dropped. A checkpoint is SQLite's
+/// own crash-safe step: a kill at any instant leaves the committed data in the WAL or the file.
+#[derive(Debug)]
+struct Checkpointer {
+    state: Arc<(Mutex<CheckpointState>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn spawn(conn: Connection) -> Checkpointer {
+        let state = Arc::new((Mutex::new(CheckpointState::default()), Condvar::new()));
+        let shared = state.clone();
+        let thread = std::thread::Builder::new()
+            .name("firegrid-checkpoint".into())
+            .spawn(move || {
+                let (lock_, wake) = &*shared;
+                loop {
+                    {
+                        let mut st = lock(lock_);
+                        while !st.dirty && !st.stop {
+                            st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                        }
+                        if st.stop {
+                            return;
+                        }
+                    }
+                    // Let a burst of commits gather, then copy them in one checkpoint.
+                    let st = lock(lock_);
+                    let (mut st, _) = wake
+                        .wait_timeout_while(st, CHECKPOINT_DELAY, |st| !st.stop)
+                        .unwrap_or_else(|p| p.into_inner());
+                    if st.stop {
+                        return;
+                    }
+                    st.dirty = false;
+                    drop(st);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "a background checkpoint failed");
+                    }
+                }
+            })
+            .ok();
+        Checkpointer { state, thread }
+    }
+
+    /// Something was committed: checkpoint soon.
+    fn committed(&self) {
+        let (lock_, wake) = &*self.state;
+        lock(lock_).dirty = true;
+        wake.notify_one();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        let (lock_, wake) = &*self.state;
+        lock(lock_).stop = true;
+        wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -104,9 +191,9 @@ fn ensure_epoch(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves no half-done transaction (it rolls back on drop),
-    // so the connection is still usable.
+    // so the connection is still usable; the checkpointer's flags are always consistent.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -148,11 +235,36 @@ fn visible_scopes(
 
 /// A document as stored: its row and the changes logged after its snapshot.
 fn read_doc(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredDoc>> {
-    let row: Option<(String, Vec<u8>, i64, i64)> = tx
-        .prepare_cached("SELECT kind, bytes, snapshot_seq, version FROM doc WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    type Row = (
+        String,
+        Vec<u8>,
+        i64,
+        i64,
+        Option<String>,
+        Option<String>,
+        bool,
+        Option<String>,
+    );
+    let row: Option<Row> = tx
+        .prepare_cached(
+            "SELECT kind, bytes, snapshot_seq, version, community, grid, is_street, parent
+             FROM doc WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
         .optional()?;
-    let Some((kind, snapshot, snapshot_seq, version)) = row else {
+    let Some((kind, snapshot, snapshot_seq, version, community, grid, is_street, parent)) = row
+    else {
         return Ok(None);
     };
     // Nothing was logged after the snapshot: no tail to read.
@@ -175,6 +287,8 @@ fn read_doc(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredDoc>> {
         snapshot_seq: u64::try_from(snapshot_seq).unwrap_or(0),
         tail,
         version: u64::try_from(version).unwrap_or(0),
+        scope: DocScope::from_columns(community, grid, is_street)?,
+        parent,
     }))
 }
 
@@ -231,8 +345,17 @@ impl SqliteStorage {
         .map_err(|e| classify_open_error(&path, e))?;
         check_identity(&writer, &path, &FILE)?;
         configure(&writer, &path, &FILE, true)?;
+        writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         migrate_to(&mut writer, &FILE, LATEST_VERSION)?;
         ensure_epoch(&mut writer)?;
+        let checkpoints = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| classify_open_error(&path, e))?;
+        configure(&checkpoints, &path, &FILE, true)?;
 
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -251,6 +374,7 @@ impl SqliteStorage {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            checkpointer: Checkpointer::spawn(checkpoints),
         };
         storage.backfill_parents()?;
         Ok(storage)
@@ -292,7 +416,11 @@ impl SqliteStorage {
     /// at BEGIN); commits on `Ok` and returns only after COMMIT (durable, `synchronous=FULL`);
     /// rolls back on `Err` (nothing of a failed write is kept).
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        firegrid_core::sqlite::immediate(&mut lock(&self.writer), f)
+        let out = firegrid_core::sqlite::immediate(&mut lock(&self.writer), f);
+        if out.is_ok() {
+            self.checkpointer.committed();
+        }
+        out
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot) on an idle reader connection,
@@ -956,5 +1084,39 @@ mod tests {
         );
         let mut loaded = stored.to_automerge("hz.a").unwrap();
         assert_eq!(loaded.get_heads(), doc.get_heads());
+    }
+
+    /// Commits are copied into the database file by the background checkpointer, not by the
+    /// committing request: the main file alone (read `immutable`, which ignores the WAL)
+    /// soon holds a document committed far below the writer's own checkpoint threshold.
+    #[test]
+    fn commits_reach_the_database_file_in_the_background() {
+        let (dir, storage) = open();
+        let in_file = || -> i64 {
+            let uri = format!(
+                "file:{}?immutable=1",
+                dir.path().join("server.db").display()
+            );
+            let c = Connection::open_with_flags(
+                uri,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .unwrap();
+            c.query_row("SELECT count(*) FROM doc", [], |r| r.get(0))
+                .unwrap_or(0)
+        };
+        let mut doc = AutoCommit::new();
+        store(&storage, &[edit(&mut doc, "hz.a", DocScope::Street, 1)]);
+        let started = std::time::Instant::now();
+        while in_file() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nothing was checkpointed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Still readable through the storage, and the thread stops with it.
+        assert!(storage.load_doc("hz.a").unwrap().is_some());
+        drop(storage);
     }
 }

@@ -264,17 +264,17 @@ impl<T: FromDoc> FromDoc for Vec<T> {
                 // Marks belong to text; a list holds them only when a change was crafted to
                 // put them there. Their operations would read as elements (autosurgeon reads
                 // them as the strings "markBegin" / "markEnd", `list_range` as the mark's
-                // value and a null), so such a list is refused: no record holds one. Since
-                // `list_range` yields mark operations too, a list it finds empty holds none,
-                // and the costly look for marks is left out (most lists of a record are empty).
-                let mut items = doc.list_range(&obj, ..).peekable();
-                if items.peek().is_none() {
+                // value and a null), so such a list is refused: no record holds one. `length`
+                // counts mark operations as `list_range` lists them, so a list of length 0
+                // holds none, and the costly look for marks is left out (most lists of a record
+                // are empty).
+                if doc.length(&obj) == 0 {
                     return Ok(Vec::new());
                 }
                 if doc.marks(&obj).map_or(true, |m| !m.is_empty()) {
                     return Err(Problem::new("a list with mark operations"));
                 }
-                items
+                doc.list_range(&obj, ..)
                     .map(|item| {
                         let index = item.index;
                         T::from_found(doc, Found::of_list(item)).map_err(|p| p.at(index))

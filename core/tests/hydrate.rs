@@ -1115,50 +1115,64 @@ fn bare_hazard() -> Hazard {
     }
 }
 
+/// An inspection whose `items` is a text object turned into a list by rewriting the change
+/// that made it (the API refuses marks on lists; a crafted change does not): "abcd", marked
+/// from `from` to `to` with `value`, then `delete` characters removed from the start.
+/// Returns the document (saved and loaded) and the list.
+fn forged_list_with_marks(
+    value: ScalarValue,
+    (from, to): (usize, usize),
+    delete: isize,
+) -> (AutoCommit, ObjId) {
+    use automerge::marks::{ExpandMark, Mark};
+    let mut doc = AutoCommit::new().with_actor(actor(1));
+    autosurgeon::reconcile(&mut doc, sample_inspection()).unwrap();
+    doc.commit();
+    let base = doc.get_heads();
+    let items = doc
+        .put_object(automerge::ROOT, "items", ObjType::Text)
+        .unwrap();
+    doc.splice_text(&items, 0, 0, "abcd").unwrap();
+    doc.mark(
+        &items,
+        Mark::new("bold".into(), value, from, to),
+        ExpandMark::Both,
+    )
+    .unwrap();
+    doc.splice_text(&items, 0, delete, "").unwrap();
+    doc.commit();
+    let crafted: Vec<automerge::Change> = doc
+        .get_changes(&base)
+        .into_iter()
+        .map(|c| {
+            let mut expanded = c.decode();
+            for op in &mut expanded.operations {
+                if op.action == automerge::legacy::OpType::Make(ObjType::Text) {
+                    op.action = automerge::legacy::OpType::Make(ObjType::List);
+                }
+            }
+            expanded.hash = None;
+            automerge::Change::from(expanded)
+        })
+        .collect();
+    let mut forged = AutoCommit::new();
+    forged
+        .apply_changes(doc.get_changes(&[])[..1].to_vec())
+        .unwrap();
+    forged.apply_changes(crafted).unwrap();
+    let forged = AutoCommit::load(&forged.save()).unwrap();
+    let (_, list) = forged.get(automerge::ROOT, "items").unwrap().unwrap();
+    assert_eq!(forged.object_type(&list).unwrap(), ObjType::List);
+    (forged, list)
+}
+
 /// The direct reader looks for marks only in a list whose `length` is not 0: mark operations
 /// are counted by it (and listed by `list_range`), so even a crafted list whose every element
 /// was deleted, leaving only its marks' operations, is looked at (or holds no mark at all).
 #[test]
 fn a_list_left_with_only_mark_operations_is_still_looked_at() {
-    use automerge::marks::{ExpandMark, Mark};
-    for (from, to) in [(0, 4), (1, 3), (0, 0)] {
-        let mut doc = AutoCommit::new().with_actor(actor(1));
-        autosurgeon::reconcile(&mut doc, sample_inspection()).unwrap();
-        doc.commit();
-        let base = doc.get_heads();
-        let items = doc
-            .put_object(automerge::ROOT, "items", ObjType::Text)
-            .unwrap();
-        doc.splice_text(&items, 0, 0, "abcd").unwrap();
-        doc.mark(
-            &items,
-            Mark::new("bold".into(), ScalarValue::Str("x".into()), from, to),
-            ExpandMark::Both,
-        )
-        .unwrap();
-        doc.splice_text(&items, 0, 4, "").unwrap();
-        doc.commit();
-        let crafted: Vec<automerge::Change> = doc
-            .get_changes(&base)
-            .into_iter()
-            .map(|c| {
-                let mut expanded = c.decode();
-                for op in &mut expanded.operations {
-                    if op.action == automerge::legacy::OpType::Make(ObjType::Text) {
-                        op.action = automerge::legacy::OpType::Make(ObjType::List);
-                    }
-                }
-                expanded.hash = None;
-                automerge::Change::from(expanded)
-            })
-            .collect();
-        let mut forged = AutoCommit::new();
-        forged
-            .apply_changes(doc.get_changes(&[])[..1].to_vec())
-            .unwrap();
-        forged.apply_changes(crafted).unwrap();
-        let forged = AutoCommit::load(&forged.save()).unwrap();
-        let (_, list) = forged.get(automerge::ROOT, "items").unwrap().unwrap();
+    for range in [(0, 4), (1, 3), (0, 0)] {
+        let (forged, list) = forged_list_with_marks(ScalarValue::Str("x".into()), range, 4);
         // No element is left, and the marks' range is gone with them, but their operations
         // are still counted and listed.
         assert!(forged.marks(&list).unwrap().is_empty());
@@ -1175,56 +1189,17 @@ fn a_list_left_with_only_mark_operations_is_still_looked_at() {
     }
 }
 
-/// A text object turned into a list by rewriting the change that made it: a list whose
-/// elements are interleaved with mark operations (the API refuses marks on lists; a crafted
-/// change does not). `ReadDoc::hydrate` panics on such a document. Here is the one place the
-/// direct reader differs from autosurgeon on purpose: autosurgeon reads each mark operation
-/// as an element (`"markBegin"`, `"markEnd"`), the direct reader refuses the list.
+/// A list whose elements are interleaved with mark operations ([`forged_list_with_marks`]).
+/// `ReadDoc::hydrate` panics on such a document. Here is the one place the direct reader
+/// differs from autosurgeon on purpose: autosurgeon reads each mark operation as an element
+/// (`"markBegin"`, `"markEnd"`), the direct reader refuses the list.
 #[test]
 fn a_crafted_list_with_marks_is_refused_without_panicking() {
-    use automerge::marks::{ExpandMark, Mark};
     for value in [
         ScalarValue::Str("shop.exit".into()),
         ScalarValue::Boolean(true),
     ] {
-        let mut doc = AutoCommit::new().with_actor(actor(1));
-        autosurgeon::reconcile(&mut doc, sample_inspection()).unwrap();
-        doc.commit();
-        let base = doc.get_heads();
-        let items = doc
-            .put_object(automerge::ROOT, "items", ObjType::Text)
-            .unwrap();
-        doc.splice_text(&items, 0, 0, "abcd").unwrap();
-        doc.mark(
-            &items,
-            Mark::new("bold".into(), value.clone(), 1, 3),
-            ExpandMark::Both,
-        )
-        .unwrap();
-        doc.commit();
-        let crafted: Vec<automerge::Change> = doc
-            .get_changes(&base)
-            .into_iter()
-            .map(|c| {
-                let mut expanded = c.decode();
-                for op in &mut expanded.operations {
-                    if op.action == automerge::legacy::OpType::Make(ObjType::Text) {
-                        op.action = automerge::legacy::OpType::Make(ObjType::List);
-                    }
-                }
-                expanded.hash = None;
-                automerge::Change::from(expanded)
-            })
-            .collect();
-        let mut forged = AutoCommit::new();
-        forged
-            .apply_changes(doc.get_changes(&[])[..1].to_vec())
-            .unwrap();
-        forged.apply_changes(crafted).unwrap();
-        let forged = AutoCommit::load(&forged.save()).unwrap();
-        let (_, list) = forged.get(automerge::ROOT, "items").unwrap().unwrap();
-        assert_eq!(forged.object_type(&list).unwrap(), ObjType::List);
-
+        let (forged, _) = forged_list_with_marks(value, (1, 3), 0);
         let theirs = autosurgeon::hydrate::<_, Inspection>(&forged).unwrap();
         assert!(
             theirs.items.contains(&"markBegin".to_string()),

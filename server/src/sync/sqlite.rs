@@ -348,26 +348,23 @@ impl SqliteStorage {
         writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         migrate_to(&mut writer, &FILE, LATEST_VERSION)?;
         ensure_epoch(&mut writer)?;
-        let checkpoints = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| classify_open_error(&path, e))?;
-        configure(&checkpoints, &path, &FILE, true)?;
-
-        let mut readers = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            let reader = Connection::open_with_flags(
+        // Another connection to the file, once it exists and is migrated.
+        let another = |writes: bool| -> Result<Connection> {
+            let conn = Connection::open_with_flags(
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | OpenFlags::SQLITE_OPEN_URI,
             )
             .map_err(|e| classify_open_error(&path, e))?;
-            configure(&reader, &path, &FILE, false)?;
-            readers.push(Mutex::new(reader));
+            configure(&conn, &path, &FILE, writes)?;
+            Ok(conn)
+        };
+        // The checkpointer's connection is configured as a writer's (no `query_only`).
+        let checkpoints = another(true)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(Mutex::new(another(false)?));
         }
         let storage = SqliteStorage {
             path,

@@ -166,9 +166,10 @@ async function main() {
   log(`device A created ${N} docs in ${ms(created.tCreated - created.tStart)} ms`)
   const pushed = await server.request({ type: "expect", docs: created.docs.map(([, id, heads]) => [id, heads]) }, "matched")
   const createAndPush = pushed.tFlushed - created.tStart
+  const pushOnly = pushed.tFlushed - created.tCreated
   log(
     `server has all ${N} at A's heads: ${ms(pushed.tMatched - created.tStart)} ms, flushed: ${ms(createAndPush)} ms` +
-      ` (sweep caught ${pushed.sweepHits})`,
+      ` (${ms(pushOnly)} ms after the creation loop; sweep caught ${pushed.sweepHits})`,
   )
 
   // phase 2: fresh device B (empty storage) is given the N URLs
@@ -189,17 +190,26 @@ async function main() {
       ` (sweep caught ${fetched.sweepHits}; ${fetched.unavailable} reported unavailable first)`,
   )
 
-  // phase 3: B (still connected) edits one answer in EDITS records; done when A has B's heads
+  // phase 3: B (still connected) edits one answer in EDITS records; done when the server and
+  // device A (both waited on at once) have B's heads
   phase = "edits_back"
   pendingReporters.splice(0, pendingReporters.length, ["device A", a], ["server", server])
   const indices = Array.from({ length: EDITS }, (_, j) => Math.floor((j * N) / EDITS))
   const edited = await b.request({ type: "edit", indices }, "edited")
   log(`device B made ${EDITS} edits in ${ms(edited.tEdited - edited.tStart)} ms`)
-  const back = await a.request({ type: "expect", docs: edited.docs }, "matched")
+  const [atServer, back] = await Promise.all([
+    server.request({ type: "expect", docs: edited.docs }, "matched"),
+    a.request({ type: "expect", docs: edited.docs }, "matched"),
+  ])
   const editsBack = back.tFlushed - edited.tStart
+  const editsToServer = atServer.tFlushed - edited.tEdited
+  const editsToDevice = back.tFlushed - edited.tEdited
+  log(
+    `server has all ${EDITS} edits at B's heads: ${ms(atServer.tMatched - edited.tEdited)} ms after the edit loop, flushed: ${ms(editsToServer)} ms`,
+  )
   log(
     `device A has all ${EDITS} edits at B's heads: ${ms(back.tMatched - edited.tStart)} ms, flushed: ${ms(editsBack)} ms` +
-      ` (sweep caught ${back.sweepHits})`,
+      ` (${ms(editsToDevice)} ms after the edit loop; sweep caught ${back.sweepHits})`,
   )
 
   // peak RSS of each process (getrusage ru_maxrss, KiB on Linux)
@@ -215,9 +225,14 @@ async function main() {
     peer: "automerge-repo",
     version: Object.entries(vers).map(([k, v]) => `${k}@${v}`).join(" "),
     n: N,
+    create_ms: ms(created.tCreated - created.tStart),
     create_and_push_ms: ms(createAndPush),
+    push_ms: ms(pushOnly),
     fresh_device_ms: ms(freshDevice),
+    edits_made_ms: ms(edited.tEdited - edited.tStart),
     edits_back_ms: ms(editsBack),
+    edits_to_server_ms: ms(editsToServer),
+    edits_to_device_ms: ms(editsToDevice),
     server_peak_rss_mb: mb(rs.maxRssKb),
     device_peak_rss_mb: mb(Math.max(ra.maxRssKb, rb.maxRssKb)),
   }

@@ -93,7 +93,7 @@ fn phone(path: &Path, user: &str) -> Store {
 }
 
 /// The child: a fresh device that pulls everything, then edits 100 records and pushes them.
-/// Prints `fresh_ms edits_ms records vmhwm_kb`.
+/// Prints `fresh_ms edits_ms records acknowledged vmhwm_kb made_ms`.
 fn child(url: &str, user: &str, db: &Path) {
     let store = phone(db, user);
     let client = HttpClient::new(url).unwrap();
@@ -125,6 +125,7 @@ fn child(url: &str, user: &str, db: &Path) {
         all.extend(page);
     }
     let step = (all.len() / 100).max(1);
+    let t = Instant::now();
     for s in all.iter().step_by(step).take(100) {
         let insp = store.inspection(&s.id).unwrap();
         store
@@ -136,17 +137,19 @@ fn child(url: &str, user: &str, db: &Path) {
             )
             .unwrap();
     }
+    let made = t.elapsed();
     let t = Instant::now();
     let back = store.sync_http(&client, &token, &mut |_| {}).unwrap();
     let edits = t.elapsed();
     assert_eq!(back.rounds, 1, "the 100 edits go in one round trip");
     println!(
-        "{} {} {} {} {}",
+        "{} {} {} {} {} {}",
         fresh.as_secs_f64() * 1e3,
         edits.as_secs_f64() * 1e3,
         all.len(),
         back.acknowledged,
-        kb("VmHWM:")
+        kb("VmHWM:"),
+        made.as_secs_f64() * 1e3
     );
 }
 
@@ -156,6 +159,10 @@ struct Row {
     push_ms: f64,
     fresh_ms: f64,
     edits_ms: f64,
+    /// Device A's pull of B's edits (one sync after B's round trip).
+    pull_edits_ms: f64,
+    /// The 100 `answer` calls on B that make the edits (durable transactions, before the sync).
+    make_edits_ms: f64,
     device_rss_mb: f64,
     server_rss_mb: f64,
 }
@@ -219,8 +226,11 @@ fn run(n: usize) -> Row {
     assert_eq!(v[2] as usize, n, "the fresh device got every record");
     assert_eq!(v[3] as usize, 100);
     // The edits reach device A.
+    let t = Instant::now();
     let back = a.sync_http(&client, &token, &mut |_| {}).unwrap();
+    let pull_edits_ms = t.elapsed().as_secs_f64() * 1e3;
     assert_eq!(back.touched, 100);
+    assert_eq!(back.rounds, 1, "A pulls the 100 edits in one round trip");
     let server_rss_mb = peak_kb(server.id()) as f64 / 1024.0;
     let _ = server.kill();
     let _ = server.wait();
@@ -230,6 +240,8 @@ fn run(n: usize) -> Row {
         push_ms,
         fresh_ms: v[0],
         edits_ms: v[1],
+        pull_edits_ms,
+        make_edits_ms: v[5],
         device_rss_mb: v[4] / 1024.0,
         server_rss_mb,
     }
@@ -311,45 +323,78 @@ fn main() {
             .unwrap_or(0)
     );
     println!(
-        "| N | create on device A (API) | A → server | server → fresh device B | B's 100 edits → server (1 round trip) | device B peak RSS | server peak RSS |"
+        "| N | create on device A (API) | A → server | server → fresh device B | B's 100 edits → server (1 round trip) | A pulls the 100 edits | device B peak RSS | server peak RSS |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.1} s | {:.0} ms | {:.0} ms | {:.1} ms | {:.1} MB | {:.1} MB |",
-            r.n, r.create_s, r.push_ms, r.fresh_ms, r.edits_ms, r.device_rss_mb, r.server_rss_mb
+            "| {} | {:.1} s | {:.0} ms | {:.0} ms | {:.1} ms | {:.1} ms | {:.1} MB | {:.1} MB |",
+            r.n,
+            r.create_s,
+            r.push_ms,
+            r.fresh_ms,
+            r.edits_ms,
+            r.pull_edits_ms,
+            r.device_rss_mb,
+            r.server_rss_mb
         );
     }
-    if let Some(p) = &peer {
-        let ours = rows.iter().find(|r| r.n == 1_000);
+    if let (Some(p), Some(o)) = (&peer, rows.iter().find(|r| r.n == 1_000)) {
         println!(
-            "\nautomerge-repo at N = 1,000 ({}):",
+            "\nautomerge-repo at N = 1,000 ({}):\n",
             p["version"].as_str().unwrap_or("?")
         );
+        println!(
+            "Each phase runs from the moment the data exists on the sender to the moment the receiver holds it on disk; making the records and the edits is not in it, on either side (its own rows).\n"
+        );
         println!("| phase | automerge-repo | Firegrid | ratio |\n|---|---:|---:|---:|");
-        if let Some(o) = ours {
-            for (name, key, ms) in [
-                ("push to server", "create_and_push_ms", o.push_ms),
-                ("fresh device", "fresh_device_ms", o.fresh_ms),
-                ("100 edits back", "edits_back_ms", o.edits_ms),
-            ] {
-                let theirs = p[key].as_f64().unwrap_or(f64::NAN);
-                println!(
-                    "| {name} | {theirs:.0} ms | {ms:.0} ms | {:.0}× |",
-                    theirs / ms
-                );
-            }
+        let theirs = |key: &str| p[key].as_f64().unwrap_or(f64::NAN);
+        let sync_rows = [
+            ("push to server", theirs("push_ms"), o.push_ms),
+            ("fresh device", theirs("fresh_device_ms"), o.fresh_ms),
+            (
+                "100 edits to the server",
+                theirs("edits_to_server_ms"),
+                o.edits_ms,
+            ),
+            (
+                "100 edits to device A",
+                theirs("edits_to_device_ms"),
+                o.edits_ms + o.pull_edits_ms,
+            ),
+        ];
+        for (name, theirs, ours) in sync_rows {
             println!(
-                "| device peak RSS | {} MB | {:.1} MB | |",
-                p["device_peak_rss_mb"], o.device_rss_mb
-            );
-            println!(
-                "| server peak RSS | {} MB | {:.1} MB | |",
-                p["server_peak_rss_mb"], o.server_rss_mb
+                "| {name} | {theirs:.0} ms | {ours:.1} ms | {:.1}× |",
+                theirs / ours
             );
         }
+        let (t, f) = (
+            theirs("push_ms") + theirs("fresh_device_ms") + theirs("edits_to_device_ms"),
+            o.push_ms + o.fresh_ms + o.edits_ms + o.pull_edits_ms,
+        );
         println!(
-            "\n(automerge-repo's push time includes creating the records in memory; Firegrid's creation through the durable API is listed apart.)"
+            "| A → server → B → server → A | {t:.0} ms | {f:.0} ms | {:.1}× |",
+            t / f
+        );
+        println!(
+            "| making the {} records (not sync: in memory / through the durable API) | {:.0} ms | {:.0} ms | |",
+            o.n,
+            theirs("create_ms"),
+            o.create_s * 1e3
+        );
+        println!(
+            "| making the 100 edits (in memory / 100 durable `answer` calls) | {:.0} ms | {:.0} ms | |",
+            theirs("edits_made_ms"),
+            o.make_edits_ms
+        );
+        println!(
+            "| device peak RSS | {} MB | {:.1} MB | |",
+            p["device_peak_rss_mb"], o.device_rss_mb
+        );
+        println!(
+            "| server peak RSS | {} MB | {:.1} MB | |",
+            p["server_peak_rss_mb"], o.server_rss_mb
         );
     } else if !quick {
         println!("\nautomerge-repo peer not run (see stderr).");

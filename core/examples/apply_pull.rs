@@ -399,6 +399,17 @@ fn micro(a: &Store, id: &str) {
     time("load saved", &mut || {
         AutoCommit::load(&saved).unwrap();
     });
+    time(
+        "load saved + get_changes(&[]) (the server's check of a whole push)",
+        &mut || {
+            let mut d = AutoCommit::load(&saved).unwrap();
+            let _ = d.get_changes(&[]);
+        },
+    );
+    time("load saved + get_changes_meta(&[])", &mut || {
+        let mut d = AutoCommit::load(&saved).unwrap();
+        let _ = d.get_changes_meta(&[]);
+    });
     time("parse changes", &mut || {
         for r in &raw {
             Change::try_from(r.as_slice()).unwrap();

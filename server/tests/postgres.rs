@@ -29,7 +29,7 @@ use firegrid_server::pg::{PgPool, TestSchema};
 use firegrid_server::sync::compact::compact_all;
 use firegrid_server::sync::memory::MemoryStorage;
 use firegrid_server::sync::postgres::PgStorage;
-use firegrid_server::sync::{CommitOutcome, DocScope, DocWrite, SyncStorage};
+use firegrid_server::sync::{CommitOutcome, DocScope, DocWrite, OwnChanges, SyncStorage};
 
 /// One server instance: its own connection pool on the shared schema.
 fn instance(schema: &TestSchema) -> PgStorage {
@@ -75,7 +75,7 @@ fn pull_all(storage: &dyn SyncStorage, cursor: &mut u64, seen: &mut Vec<Vec<u8>>
                 *cursor,
                 1 << 20,
                 &|_| true,
-                &HashSet::new(),
+                &OwnChanges::default(),
                 &HashSet::new(),
             )
             .unwrap();
@@ -261,10 +261,22 @@ fn the_postgres_store_pages_and_refuses_stale_writes_like_the_memory_store() {
         for max_bytes in [0, 300, 1000, 1 << 20] {
             for cursor in 0..=max + 1 {
                 let a = memory
-                    .pull(cursor, max_bytes, visible, &HashSet::new(), &HashSet::new())
+                    .pull(
+                        cursor,
+                        max_bytes,
+                        visible,
+                        &OwnChanges::default(),
+                        &HashSet::new(),
+                    )
                     .unwrap();
                 let b = pg
-                    .pull(cursor, max_bytes, visible, &HashSet::new(), &HashSet::new())
+                    .pull(
+                        cursor,
+                        max_bytes,
+                        visible,
+                        &OwnChanges::default(),
+                        &HashSet::new(),
+                    )
                     .unwrap();
                 assert_eq!((a.cursor, a.more), (b.cursor, b.more));
                 assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));

@@ -10,8 +10,8 @@ use firegrid_core::Result;
 use firegrid_core::store::RecordKind;
 
 use super::{
-    CommitOutcome, DocScope, DocWrite, PageBuilder, PullPage, Snapshot, StoredDoc, SyncStorage,
-    seed_document,
+    CommitOutcome, DocScope, DocWrite, OwnChanges, PageBuilder, PullPage, Snapshot, StoredDoc,
+    SyncStorage, seed_document,
 };
 
 /// One log entry: a change, or a scope-move marker (no hash, empty bytes).
@@ -311,7 +311,7 @@ impl SyncStorage for MemoryStorage {
         cursor: u64,
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
-        exclude: &HashSet<ChangeHash>,
+        exclude: &OwnChanges,
         held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage> {
         let inner = self.lock();
@@ -322,7 +322,7 @@ impl SyncStorage for MemoryStorage {
                 page.skip(row.seq);
                 continue;
             };
-            let excluded = row.hash.is_some_and(|h| exclude.contains(&h));
+            let excluded = row.hash.is_some_and(|h| exclude.hashes.contains(&h));
             if !visible(&doc.scope) || excluded || page.has_whole(&row.doc) {
                 page.skip(row.seq);
                 continue;

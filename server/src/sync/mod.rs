@@ -162,6 +162,18 @@ pub enum CommitOutcome {
     Stale(String),
 }
 
+/// The changes a sync request pushed and committed, left out of the same request's pull (the
+/// device has them).
+#[derive(Debug, Clone, Default)]
+pub struct OwnChanges {
+    /// Their hashes: every store leaves out the rows of these changes.
+    pub hashes: HashSet<ChangeHash>,
+    /// The log positions the commit appended them at (first, last), when the store knows that
+    /// only that commit wrote in between (see [`SyncStorage::commit_run`]). A store may then
+    /// leave out the change rows in it without reading them; move markers in it are still read.
+    pub run: Option<(u64, u64)>,
+}
+
 /// A new snapshot of one document, made by the compaction.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -317,6 +329,16 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     fn list_docs(&self, kind: RecordKind) -> Result<Vec<(String, DocScope)>>;
     /// Stores the writes durably, in one transaction, unless one is stale.
     fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome>;
+    /// [`commit`](Self::commit), also giving the run of log positions it appended changes at
+    /// when no other commit can have written inside that run ([`OwnChanges::run`]); `None`
+    /// when the store cannot say so (the default) or nothing was appended.
+    fn commit_run(
+        &self,
+        device_id: &str,
+        writes: &[DocWrite],
+    ) -> Result<(CommitOutcome, Option<(u64, u64)>)> {
+        Ok((self.commit(device_id, writes)?, None))
+    }
     /// Up to `limit` documents whose snapshot is behind their version.
     fn dirty_docs(&self, limit: usize) -> Result<Vec<String>>;
     /// Stores new snapshots, each only if its document's snapshot is still at its `base`;
@@ -329,7 +351,7 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug {
         cursor: u64,
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
-        exclude: &HashSet<ChangeHash>,
+        exclude: &OwnChanges,
         held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage>;
 }
@@ -808,12 +830,12 @@ pub fn handle(
         ));
     }
     let viewer = Viewer::of(storage, &who.user)?;
-    let (acks, pushed_hashes) = check_and_commit(storage, who, &viewer, &req.pushes)?;
+    let (acks, own) = check_and_commit(storage, who, &viewer, &req.pushes)?;
     let held: HashSet<[u8; 16]> = req.held.iter().copied().collect();
 
     let max_bytes = (req.max_pull_bytes as usize).min(MAX_MESSAGE_BYTES - 256 * 1024);
     let visible = |scope: &DocScope| viewer.sees(scope);
-    let page = storage.pull(req.cursor, max_bytes, &visible, &pushed_hashes, &held)?;
+    let page = storage.pull(req.cursor, max_bytes, &visible, &own, &held)?;
     Ok(SyncResponse {
         epoch,
         reset: false,
@@ -874,13 +896,14 @@ fn check_all(
 /// Checks every push against the stored documents and commits the accepted ones in one
 /// transaction; when a document changed since its check (another request, maybe on another
 /// server instance), checks everything again on the new versions. Returns the per-document
-/// outcomes (built only from what was committed) and the hashes of the pushed changes.
+/// outcomes (built only from what was committed) and the pushed changes, to leave out of the
+/// pull.
 fn check_and_commit(
     storage: &dyn SyncStorage,
     who: &Principal,
     viewer: &Viewer<'_>,
     pushes: &[DocChanges],
-) -> Result<(Vec<PushAck>, HashSet<ChangeHash>)> {
+) -> Result<(Vec<PushAck>, OwnChanges)> {
     for _ in 0..MAX_COMMIT_ATTEMPTS {
         let mut acks = Vec::with_capacity(pushes.len());
         let mut writes = Vec::new();
@@ -905,11 +928,21 @@ fn check_and_commit(
             });
         }
         if writes.is_empty() {
-            return Ok((acks, pushed_hashes));
+            let own = OwnChanges {
+                hashes: pushed_hashes,
+                run: None,
+            };
+            return Ok((acks, own));
         }
-        match storage.commit(&who.device_id, &writes)? {
-            CommitOutcome::Committed => return Ok((acks, pushed_hashes)),
-            CommitOutcome::Stale(doc) => {
+        match storage.commit_run(&who.device_id, &writes)? {
+            (CommitOutcome::Committed, run) => {
+                let own = OwnChanges {
+                    hashes: pushed_hashes,
+                    run,
+                };
+                return Ok((acks, own));
+            }
+            (CommitOutcome::Stale(doc), _) => {
                 tracing::debug!(doc = %doc, "a pushed document changed meanwhile; checking again");
             }
         }

@@ -21,8 +21,8 @@ use firegrid_core::{Error, Result};
 use postgres::{GenericClient, IsolationLevel, Transaction};
 
 use super::{
-    CommitOutcome, DocScope, DocWrite, PageBuilder, PullPage, Snapshot, StoredDoc, SyncStorage,
-    seed_document,
+    CommitOutcome, DocScope, DocWrite, OwnChanges, PageBuilder, PullPage, Snapshot, StoredDoc,
+    SyncStorage, seed_document,
 };
 use crate::pg::{PgPool, backend};
 
@@ -503,7 +503,7 @@ impl SyncStorage for PgStorage {
         cursor: u64,
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
-        exclude: &HashSet<ChangeHash>,
+        exclude: &OwnChanges,
         held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage> {
         let after = to_i64(cursor);
@@ -516,7 +516,7 @@ impl SyncStorage for PgStorage {
             let mut page = PageBuilder::new(cursor, max_bytes, held);
             // As in the SQLite store: a document created after the cursor is sent whole at
             // its first row, so its later rows are not read, unless some rows are excluded.
-            let every_row = !exclude.is_empty();
+            let every_row = !exclude.hashes.is_empty();
             let portal = tx
                 .bind(
                     PULL_SQL,
@@ -530,8 +530,9 @@ impl SyncStorage for PgStorage {
                     let doc: &str = row.get(1);
                     let hash: &[u8] = row.get(2);
                     if page.has_whole(doc)
-                        || (!exclude.is_empty()
-                            && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h)))
+                        || (!exclude.hashes.is_empty()
+                            && ChangeHash::try_from(hash)
+                                .is_ok_and(|h| exclude.hashes.contains(&h)))
                     {
                         page.skip(seq);
                         continue;

@@ -24,8 +24,8 @@ use rusqlite::{
 };
 
 use super::{
-    CommitOutcome, DocScope, DocWrite, PageBuilder, PullPage, Snapshot, StoredDoc, SyncStorage,
-    seed_document,
+    CommitOutcome, DocScope, DocWrite, OwnChanges, PageBuilder, PullPage, Snapshot, StoredDoc,
+    SyncStorage, seed_document,
 };
 
 /// `PRAGMA application_id` of a Firegrid server database: "FGSV" (a device store is "FGRD").
@@ -78,6 +78,7 @@ const PULL_SQL: &str = "
             ELSE (d.community, d.grid) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?4))
           END
       AND (?5 OR d.created_seq <= ?1 OR l.seq = d.created_seq OR length(l.bytes) = 0)
+      AND (l.seq NOT BETWEEN ?6 AND ?7 OR length(l.bytes) = 0)
     ORDER BY l.seq";
 
 /// Server storage in one SQLite file. Safe to share between request threads (`Send + Sync`):
@@ -591,8 +592,20 @@ impl SyncStorage for SqliteStorage {
     /// IMMEDIATE). Transactions therefore get positions in commit order, and a reader that sees
     /// position N + 1 also sees N: a pull cursor never skips a change that commits late.
     fn commit(&self, device_id: &str, writes: &[DocWrite]) -> Result<CommitOutcome> {
+        Ok(self.commit_run(device_id, writes)?.0)
+    }
+
+    /// The run: the positions of the first and last change rows appended. Every position in
+    /// between was written by this transaction (the write lock is held from BEGIN, and each
+    /// row gets max(seq) + 1), its own changes and its move markers.
+    fn commit_run(
+        &self,
+        device_id: &str,
+        writes: &[DocWrite],
+    ) -> Result<(CommitOutcome, Option<(u64, u64)>)> {
         if writes.is_empty() {
-            return Ok(CommitOutcome::Committed); // nothing to store: no transaction, no fsync
+            // nothing to store: no transaction, no fsync
+            return Ok((CommitOutcome::Committed, None));
         }
         // The server's clock: the trusted receive time (D9).
         let received_ms = firegrid_core::vocab::now_ms();
@@ -609,7 +622,7 @@ impl SyncStorage for SqliteStorage {
                     .optional()?;
                 let version = row.as_ref().map_or(0, |r| u64::try_from(r.0).unwrap_or(0));
                 if version != w.base {
-                    return Ok(CommitOutcome::Stale(w.doc.clone()));
+                    return Ok((CommitOutcome::Stale(w.doc.clone()), None));
                 }
                 before.push(
                     row.map(|(_, community, grid, is_street)| {
@@ -630,6 +643,7 @@ impl SyncStorage for SqliteStorage {
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = max(version, excluded.version), parent = excluded.parent",
             )?;
+            let mut run: Option<(i64, i64)> = None;
             for (w, before) in writes.iter().zip(before) {
                 let (mut first, mut last, mut logged) = (None, None, 0);
                 for (hash, bytes) in &w.changes {
@@ -641,8 +655,10 @@ impl SyncStorage for SqliteStorage {
                         bytes
                     ])?;
                     if appended == 1 {
-                        last = Some(tx.last_insert_rowid());
+                        let seq = tx.last_insert_rowid();
+                        last = Some(seq);
                         first = first.or(last);
+                        run = Some(run.map_or((seq, seq), |(lo, _)| (lo, seq)));
                         logged += 1;
                     }
                 }
@@ -675,7 +691,9 @@ impl SyncStorage for SqliteStorage {
                     move_scope(tx, &w.doc, &w.scope, device_id, received_ms)?;
                 }
             }
-            Ok(CommitOutcome::Committed)
+            let run =
+                run.and_then(|(lo, hi)| Some((u64::try_from(lo).ok()?, u64::try_from(hi).ok()?)));
+            Ok((CommitOutcome::Committed, run))
         })
     }
 
@@ -717,7 +735,7 @@ impl SyncStorage for SqliteStorage {
         cursor: u64,
         max_bytes: usize,
         visible: &dyn Fn(&DocScope) -> bool,
-        exclude: &HashSet<ChangeHash>,
+        exclude: &OwnChanges,
         held: &HashSet<[u8; 16]>,
     ) -> Result<PullPage> {
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
@@ -733,16 +751,30 @@ impl SyncStorage for SqliteStorage {
             // rows add nothing, so they are not read at all (`?5` false) — unless some rows are
             // excluded (the request's own pushes), when its first row may be left out and a
             // later one must then send it whole.
-            let every_row = !exclude.is_empty();
-            let mut rows = stmt.query(params![after, street, communities, grids, every_row])?;
+            let every_row = !exclude.hashes.is_empty();
+            // The request's own run of change rows is passed over in SQL, unread (an empty
+            // range when there is none).
+            let (lo, hi) = exclude
+                .run
+                .and_then(|(lo, hi)| Some((i64::try_from(lo).ok()?, i64::try_from(hi).ok()?)))
+                .unwrap_or((1, 0));
+            let mut rows = stmt.query(params![
+                after,
+                street,
+                communities,
+                grids,
+                every_row,
+                lo,
+                hi
+            ])?;
             while let Some(row) = rows.next()? {
                 let seq = u64::try_from(row.get::<_, i64>(0)?)
                     .map_err(|_| Error::Integrity("a log position is negative".into()))?;
                 let doc = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
                 let hash = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
                 if page.has_whole(doc)
-                    || (!exclude.is_empty()
-                        && ChangeHash::try_from(hash).is_ok_and(|h| exclude.contains(&h)))
+                    || (!exclude.hashes.is_empty()
+                        && ChangeHash::try_from(hash).is_ok_and(|h| exclude.hashes.contains(&h)))
                 {
                     page.skip(seq);
                     continue;
@@ -823,6 +855,89 @@ mod tests {
         (dir, storage)
     }
 
+    /// The run a commit reports holds exactly its own change rows (and its move markers, which
+    /// the pull still reads), so leaving it out unread gives the page the hashes alone give;
+    /// what another commit writes after it is pulled.
+    #[test]
+    fn a_commits_own_run_is_left_out_of_its_pull_like_its_hashes() {
+        let (_dir, storage) = open();
+        let area = |g: &str| DocScope::Area {
+            community: "c1".into(),
+            grid: Some(g.into()),
+        };
+        let (mut x, mut y, mut z) = (AutoCommit::new(), AutoCommit::new(), AutoCommit::new());
+        store(&storage, &[edit(&mut x, "hz.x", area("g1"), 1)]);
+        store(&storage, &[edit(&mut z, "hz.z", area("g1"), 2)]);
+        let cursor = storage.max_seq().unwrap();
+        // One request: x moves to g2 (a change, then its move marker), a new y, a change to z.
+        let writes: Vec<DocWrite> = [
+            (edit(&mut x, "hz.x", area("g2"), 3), 1),
+            (edit(&mut y, "hz.y", area("g1"), 4), 0),
+            (edit(&mut z, "hz.z", area("g1"), 5), 2),
+        ]
+        .into_iter()
+        .map(|(w, base)| DocWrite { base, ..w })
+        .collect();
+        let (outcome, run) = storage.commit_run("dev", &writes).unwrap();
+        assert_eq!(outcome, CommitOutcome::Committed);
+        let hashes: HashSet<ChangeHash> = writes
+            .iter()
+            .flat_map(|w| w.changes.iter().map(|(h, _)| *h))
+            .collect();
+        let (lo, hi) = run.unwrap();
+        assert_eq!(
+            (lo, hi),
+            (cursor + 1, cursor + 4),
+            "three changes and x's marker"
+        );
+        // Another device writes to y and z after the commit, before the pull.
+        let later = [
+            (edit(&mut y, "hz.y", area("g1"), 6), hi),
+            (edit(&mut z, "hz.z", area("g1"), 7), hi),
+        ]
+        .map(|(mut w, _)| {
+            w.base = storage.load_doc(&w.doc).unwrap().unwrap().version;
+            w
+        });
+        assert_eq!(
+            storage.commit("other", &later).unwrap(),
+            CommitOutcome::Committed
+        );
+        let by_hashes = OwnChanges {
+            hashes: hashes.clone(),
+            run: None,
+        };
+        let by_run = OwnChanges {
+            hashes,
+            run: Some((lo, hi)),
+        };
+        let all = |_: &DocScope| true;
+        for max_bytes in [0, 300, 1000, 1 << 20] {
+            for from in [0, cursor, hi] {
+                let a = storage
+                    .pull(from, max_bytes, &all, &by_hashes, &HashSet::new())
+                    .unwrap();
+                let b = storage
+                    .pull(from, max_bytes, &all, &by_run, &HashSet::new())
+                    .unwrap();
+                assert_eq!((a.cursor, a.more), (b.cursor, b.more));
+                assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));
+            }
+        }
+        let page = storage
+            .pull(cursor, 1 << 20, &all, &by_run, &HashSet::new())
+            .unwrap();
+        let pulled: Vec<&str> = page.docs.iter().map(|d| d.doc.as_str()).collect();
+        assert_eq!(
+            pulled,
+            ["hz.x", "hz.y", "hz.z"],
+            "x's marker, and the later writes to y (whole: new since the cursor) and z"
+        );
+        let z_changes = &page.docs[2].changes;
+        assert_eq!(z_changes.len(), 1, "only the other device's change to z");
+        assert_eq!(z_changes[0], later[1].changes[0].1);
+    }
+
     #[test]
     fn a_change_pushed_twice_is_stored_once() {
         let (_dir, storage) = open();
@@ -899,8 +1014,11 @@ mod tests {
             Box::new(|s| *s == DocScope::Street),
         ];
         let excludes = [
-            HashSet::new(),
-            hashes.iter().step_by(3).copied().collect::<HashSet<_>>(),
+            OwnChanges::default(),
+            OwnChanges {
+                hashes: hashes.iter().step_by(3).copied().collect(),
+                run: None,
+            },
         ];
         let max = memory.max_seq().unwrap();
         // A device holding every other document at its current heads.
@@ -915,7 +1033,7 @@ mod tests {
             .collect();
         let all = |held| {
             sqlite
-                .pull(0, 1 << 20, &|_| true, &HashSet::new(), held)
+                .pull(0, 1 << 20, &|_| true, &OwnChanges::default(), held)
                 .unwrap()
         };
         assert!(
@@ -984,16 +1102,31 @@ mod tests {
         let done = AtomicBool::new(false);
         let pulled = std::thread::scope(|s| {
             let reader = s.spawn(|| {
-                let (mut cursor, mut changes) = (0, 0);
+                // Every change received, by hash: a page may send the document whole (its
+                // snapshot holds several changes), and a later page may repeat some.
+                let (mut cursor, mut changes) = (0, HashSet::new());
                 loop {
                     let last_round = done.load(Ordering::SeqCst);
                     let page = storage
-                        .pull(cursor, 1 << 20, &|_| true, &HashSet::new(), &HashSet::new())
+                        .pull(
+                            cursor,
+                            1 << 20,
+                            &|_| true,
+                            &OwnChanges::default(),
+                            &HashSet::new(),
+                        )
                         .unwrap();
-                    changes += page.docs.iter().map(|d| d.changes.len()).sum::<usize>();
+                    for raw in page.docs.iter().flat_map(|d| &d.changes) {
+                        if super::super::is_document_chunk(raw) {
+                            let mut whole = AutoCommit::load(raw).unwrap();
+                            changes.extend(whole.get_changes(&[]).iter().map(|c| c.hash()));
+                        } else {
+                            changes.insert(automerge::Change::try_from(&raw[..]).unwrap().hash());
+                        }
+                    }
                     cursor = page.cursor;
                     if last_round && !page.more {
-                        return changes;
+                        return changes.len();
                     }
                 }
             });

@@ -260,24 +260,12 @@ fn the_postgres_store_pages_and_refuses_stale_writes_like_the_memory_store() {
     for visible in &filters {
         for max_bytes in [0, 300, 1000, 1 << 20] {
             for cursor in 0..=max + 1 {
-                let a = memory
-                    .pull(
-                        cursor,
-                        max_bytes,
-                        visible,
-                        &OwnChanges::default(),
-                        &HashSet::new(),
-                    )
-                    .unwrap();
-                let b = pg
-                    .pull(
-                        cursor,
-                        max_bytes,
-                        visible,
-                        &OwnChanges::default(),
-                        &HashSet::new(),
-                    )
-                    .unwrap();
+                let page = |s: &dyn SyncStorage| {
+                    let none = OwnChanges::default();
+                    s.pull(cursor, max_bytes, visible, &none, &HashSet::new())
+                        .unwrap()
+                };
+                let (a, b) = (page(&memory), page(&pg));
                 assert_eq!((a.cursor, a.more), (b.cursor, b.more));
                 assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));
             }

@@ -1,8 +1,9 @@
 //! Sync bench: N inspection-like records (about 20 fields and 15 answers each) go from one
 //! device through the server (HTTP on 127.0.0.1, embedded SQLite) to a fresh device, then 100
-//! offline edits on 100 records come back in one round trip; N = 1,000 and 10,000. The same
-//! workload through automerge-repo (bench/automerge-repo, Node) runs at N = 1,000 in the same
-//! run when Node and its packages are installed. Prints a Markdown table.
+//! offline edits on 100 records come back in one round trip, and the first device pulls them;
+//! N = 1,000 and 10,000. The same workload through automerge-repo (bench/automerge-repo, Node)
+//! runs at N = 1,000 in the same run when Node and its packages are installed, each phase timed
+//! alike on both sides (see bench/README.md). Prints a Markdown table.
 //!
 //! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only,
 //! `-- --sizes 1000 --no-peer` for chosen sizes without automerge-repo).

@@ -928,19 +928,12 @@ fn check_and_commit(
             });
         }
         if writes.is_empty() {
-            let own = OwnChanges {
-                hashes: pushed_hashes,
-                run: None,
-            };
-            return Ok((acks, own));
+            return Ok((acks, OwnChanges::default()));
         }
         match storage.commit_run(&who.device_id, &writes)? {
             (CommitOutcome::Committed, run) => {
-                let own = OwnChanges {
-                    hashes: pushed_hashes,
-                    run,
-                };
-                return Ok((acks, own));
+                let hashes = pushed_hashes;
+                return Ok((acks, OwnChanges { hashes, run }));
             }
             (CommitOutcome::Stale(doc), _) => {
                 tracing::debug!(doc = %doc, "a pushed document changed meanwhile; checking again");

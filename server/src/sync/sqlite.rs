@@ -66,8 +66,10 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(200);
 /// The log and documents, joined with the scope filter a pull evaluates in SQL. `?1` is the
 /// cursor; `?2` whether street-wide documents are visible; `?3` the JSON array of communities
 /// whose community-wide documents are visible; `?4` the JSON array of visible
-/// `[community, grid]` pairs. Invisible rows are never returned, so their bytes are never read.
-/// A row with empty `bytes` is a move marker.
+/// `[community, grid]` pairs; `?5` whether every row of a document created after the cursor is
+/// returned (not only its first); `?6`–`?7` the request's own run of positions, whose change
+/// rows are not returned ([`OwnChanges::run`]; `1, 0` when there is none). Invisible rows are
+/// never returned, so their bytes are never read. A row with empty `bytes` is a move marker.
 const PULL_SQL: &str = "
     SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes, d.created_seq
     FROM change_log AS l JOIN doc AS d ON d.id = l.doc_id
@@ -892,10 +894,10 @@ mod tests {
         );
         // Another device writes to y and z after the commit, before the pull.
         let later = [
-            (edit(&mut y, "hz.y", area("g1"), 6), hi),
-            (edit(&mut z, "hz.z", area("g1"), 7), hi),
+            edit(&mut y, "hz.y", area("g1"), 6),
+            edit(&mut z, "hz.z", area("g1"), 7),
         ]
-        .map(|(mut w, _)| {
+        .map(|mut w| {
             w.base = storage.load_doc(&w.doc).unwrap().unwrap().version;
             w
         });
@@ -1117,7 +1119,7 @@ mod tests {
                         )
                         .unwrap();
                     for raw in page.docs.iter().flat_map(|d| &d.changes) {
-                        if super::super::is_document_chunk(raw) {
+                        if firegrid_core::sync::protocol::is_document_chunk(raw) {
                             let mut whole = AutoCommit::load(raw).unwrap();
                             changes.extend(whole.get_changes(&[]).iter().map(|c| c.hash()));
                         } else {

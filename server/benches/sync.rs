@@ -6,7 +6,8 @@
 //! alike on both sides (see bench/README.md). Prints a Markdown table.
 //!
 //! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only,
-//! `-- --sizes 1000 --no-peer` for chosen sizes without automerge-repo).
+//! `-- --sizes 1000 --no-peer` for chosen sizes without automerge-repo, `-- --sizes 1000 --pairs 3`
+//! for three pairs of runs of both sides, ratios taken within each pair).
 //! The fresh device runs in a child process (this binary re-executed) and the server is the
 //! `firegrid-server` binary, so each one's peak RSS is its own.
 #![allow(
@@ -154,6 +155,7 @@ fn child(url: &str, user: &str, db: &Path) {
     );
 }
 
+#[derive(Clone)]
 struct Row {
     n: usize,
     create_s: f64,
@@ -248,6 +250,101 @@ fn run(n: usize) -> Row {
     }
 }
 
+/// The sync phases of one pair of runs at N = 1,000: name, automerge-repo's time, ours (ms).
+fn phases(p: &serde_json::Value, o: &Row) -> [(&'static str, f64, f64); 5] {
+    let theirs = |key: &str| p[key].as_f64().unwrap_or(f64::NAN);
+    [
+        ("push to server", theirs("push_ms"), o.push_ms),
+        ("fresh device", theirs("fresh_device_ms"), o.fresh_ms),
+        (
+            "100 edits to the server",
+            theirs("edits_to_server_ms"),
+            o.edits_ms,
+        ),
+        (
+            "100 edits to device A",
+            theirs("edits_to_device_ms"),
+            o.edits_ms + o.pull_edits_ms,
+        ),
+        (
+            "A → server → B → server → A",
+            theirs("push_ms") + theirs("fresh_device_ms") + theirs("edits_to_device_ms"),
+            o.push_ms + o.fresh_ms + o.edits_ms + o.pull_edits_ms,
+        ),
+    ]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The comparison with automerge-repo: each phase's median time on each side, and the median
+/// (and, over several pairs, the lowest and highest) of the ratios taken within each pair.
+fn print_comparison(pairs: &[(Row, serde_json::Value)]) {
+    let (o, p) = &pairs[0];
+    println!(
+        "\nautomerge-repo at N = 1,000 ({}), {} pair(s) of runs:\n",
+        p["version"].as_str().unwrap_or("?"),
+        pairs.len()
+    );
+    println!(
+        "Each phase runs from the moment the data exists on the sender to the moment the receiver holds it on disk; making the records and the edits is not in it, on either side (its own rows). Times are medians over the pairs; a ratio is taken within each pair (both sides run minutes apart at most), and its median shown.\n"
+    );
+    println!(
+        "| phase | automerge-repo | Firegrid | ratio | ratio lowest–highest |\n|---|---:|---:|---:|---:|"
+    );
+    let all: Vec<[(&str, f64, f64); 5]> = pairs.iter().map(|(o, p)| phases(p, o)).collect();
+    for (i, (name, _, _)) in all[0].iter().enumerate() {
+        let theirs = median(all.iter().map(|ph| ph[i].1).collect());
+        let ours = median(all.iter().map(|ph| ph[i].2).collect());
+        let ratios: Vec<f64> = all.iter().map(|ph| ph[i].1 / ph[i].2).collect();
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::INFINITY, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        println!(
+            "| {name} | {theirs:.0} ms | {ours:.1} ms | {:.1}× | {lo:.1}–{hi:.1}× |",
+            median(ratios)
+        );
+    }
+    let theirs = |key: &str| p[key].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "| making the {} records (not sync: in memory / through the durable API), first pair | {:.0} ms | {:.0} ms | | |",
+        o.n,
+        theirs("create_ms"),
+        o.create_s * 1e3
+    );
+    println!(
+        "| making the 100 edits (in memory / 100 durable `answer` calls), first pair | {:.0} ms | {:.0} ms | | |",
+        theirs("edits_made_ms"),
+        o.make_edits_ms
+    );
+    println!(
+        "| device peak RSS, first pair | {} MB | {:.1} MB | | |",
+        p["device_peak_rss_mb"], o.device_rss_mb
+    );
+    println!(
+        "| server peak RSS, first pair | {} MB | {:.1} MB | | |",
+        p["server_peak_rss_mb"], o.server_rss_mb
+    );
+    if pairs.len() > 1 {
+        println!(
+            "\n| pair | push | fresh device | edits → server | edits → device A | whole workload |\n|---:|---:|---:|---:|---:|---:|"
+        );
+        for (k, ph) in all.iter().enumerate() {
+            let r: Vec<String> = ph
+                .iter()
+                .map(|(_, t, f)| format!("{:.1}×", t / f))
+                .collect();
+            println!("| {} | {} |", k + 1, r.join(" | "));
+        }
+    }
+}
+
 fn automerge_repo(n: usize) -> Option<serde_json::Value> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/automerge-repo");
     if !dir.join("node_modules").is_dir() {
@@ -312,6 +409,13 @@ fn main() {
         None => vec![1_000, 10_000],
     };
     let no_peer = quick || args.iter().any(|a| a == "--no-peer");
+    // `--pairs K`: K runs of both sides at N = 1,000, ratios taken per pair (median shown).
+    let pairs_wanted: usize = args
+        .iter()
+        .position(|a| a == "--pairs")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let started = Instant::now();
     let rows: Vec<Row> = sizes.iter().map(|&n| run(n)).collect();
     let peer = if no_peer { None } else { automerge_repo(1_000) };
@@ -340,63 +444,24 @@ fn main() {
             r.server_rss_mb
         );
     }
-    if let (Some(p), Some(o)) = (&peer, rows.iter().find(|r| r.n == 1_000)) {
-        println!(
-            "\nautomerge-repo at N = 1,000 ({}):\n",
-            p["version"].as_str().unwrap_or("?")
-        );
-        println!(
-            "Each phase runs from the moment the data exists on the sender to the moment the receiver holds it on disk; making the records and the edits is not in it, on either side (its own rows).\n"
-        );
-        println!("| phase | automerge-repo | Firegrid | ratio |\n|---|---:|---:|---:|");
-        let theirs = |key: &str| p[key].as_f64().unwrap_or(f64::NAN);
-        let sync_rows = [
-            ("push to server", theirs("push_ms"), o.push_ms),
-            ("fresh device", theirs("fresh_device_ms"), o.fresh_ms),
-            (
-                "100 edits to the server",
-                theirs("edits_to_server_ms"),
-                o.edits_ms,
-            ),
-            (
-                "100 edits to device A",
-                theirs("edits_to_device_ms"),
-                o.edits_ms + o.pull_edits_ms,
-            ),
-        ];
-        for (name, theirs, ours) in sync_rows {
-            println!(
-                "| {name} | {theirs:.0} ms | {ours:.1} ms | {:.1}× |",
-                theirs / ours
-            );
+    if let (Some(first), Some(o)) = (&peer, rows.iter().find(|r| r.n == 1_000)) {
+        // Pairs after the first alternate which side runs first, so a machine that speeds up
+        // or slows down during the run weighs on both sides alike.
+        let mut pairs = vec![(o.clone(), first.clone())];
+        for k in 1..pairs_wanted {
+            let pair = if k % 2 == 1 {
+                let p = automerge_repo(1_000);
+                (run(1_000), p)
+            } else {
+                let o = run(1_000);
+                (o, automerge_repo(1_000))
+            };
+            match pair {
+                (o, Some(p)) => pairs.push((o, p)),
+                (_, None) => eprintln!("automerge-repo failed in pair {}; left out", k + 1),
+            }
         }
-        let (t, f) = (
-            theirs("push_ms") + theirs("fresh_device_ms") + theirs("edits_to_device_ms"),
-            o.push_ms + o.fresh_ms + o.edits_ms + o.pull_edits_ms,
-        );
-        println!(
-            "| A → server → B → server → A | {t:.0} ms | {f:.0} ms | {:.1}× |",
-            t / f
-        );
-        println!(
-            "| making the {} records (not sync: in memory / through the durable API) | {:.0} ms | {:.0} ms | |",
-            o.n,
-            theirs("create_ms"),
-            o.create_s * 1e3
-        );
-        println!(
-            "| making the 100 edits (in memory / 100 durable `answer` calls) | {:.0} ms | {:.0} ms | |",
-            theirs("edits_made_ms"),
-            o.make_edits_ms
-        );
-        println!(
-            "| device peak RSS | {} MB | {:.1} MB | |",
-            p["device_peak_rss_mb"], o.device_rss_mb
-        );
-        println!(
-            "| server peak RSS | {} MB | {:.1} MB | |",
-            p["server_peak_rss_mb"], o.server_rss_mb
-        );
+        print_comparison(&pairs);
     } else if !quick {
         println!("\nautomerge-repo peer not run (see stderr).");
     }

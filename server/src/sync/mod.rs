@@ -932,8 +932,11 @@ fn check_and_commit(
         }
         match storage.commit_run(&who.device_id, &writes)? {
             (CommitOutcome::Committed, run) => {
-                let hashes = pushed_hashes;
-                return Ok((acks, OwnChanges { hashes, run }));
+                let own = OwnChanges {
+                    hashes: pushed_hashes,
+                    run,
+                };
+                return Ok((acks, own));
             }
             (CommitOutcome::Stale(doc), _) => {
                 tracing::debug!(doc = %doc, "a pushed document changed meanwhile; checking again");

@@ -105,9 +105,11 @@ impl MemoryStorage {
         seed_document(self, id, kind, bytes)
     }
 
-    /// Every stored document's id and saved bytes (tests compare replicas with it).
+    /// Every stored document's id and saved bytes, by id like the SQLite store's (tests compare
+    /// replicas with it, and pick documents from it by position).
     pub fn documents(&self) -> Vec<(String, Vec<u8>)> {
-        let ids: Vec<String> = self.lock().docs.keys().cloned().collect();
+        let mut ids: Vec<String> = self.lock().docs.keys().cloned().collect();
+        ids.sort();
         ids.into_iter()
             .filter_map(|id| {
                 let stored = self.load_doc(&id).ok()??;

@@ -1023,7 +1023,8 @@ mod tests {
             },
         ];
         let max = memory.max_seq().unwrap();
-        // A device holding every other document at its current heads.
+        // A device holding every other document by id (hz.0, hz.2, hz.4) at its current heads;
+        // hz.0 has no change after the last compaction, so it is left out as held.
         let held: HashSet<[u8; 16]> = memory
             .documents()
             .iter()

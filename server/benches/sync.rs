@@ -7,7 +7,10 @@
 //!
 //! `cargo bench -p firegrid-server --bench sync` (add `-- --quick` for N = 100 only,
 //! `-- --sizes 1000 --no-peer` for chosen sizes without automerge-repo, `-- --sizes 1000 --pairs 3`
-//! for three pairs of runs of both sides, ratios taken within each pair).
+//! for three pairs of runs of both sides, ratios taken within each pair). To profile the server,
+//! set `FIREGRID_BENCH_SERVER_WRAP` to the command to run it under, e.g. `valgrind
+//! --tool=callgrind --callgrind-out-file=/tmp/server.cg` (stopped with SIGTERM at the end, so
+//! the profile is written; its peak RSS is then the profiler's).
 //! The fresh device runs in a child process (this binary re-executed) and the server is the
 //! `firegrid-server` binary, so each one's peak RSS is its own.
 #![allow(
@@ -57,7 +60,17 @@ fn start_server(dir: &Path, user: &str) -> (std::process::Child, String) {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_firegrid-server"))
+    // A profiler may run the server: `FIREGRID_BENCH_SERVER_WRAP="valgrind --tool=callgrind"`.
+    let wrap = server_wrap();
+    let mut cmd = match wrap.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(env!("CARGO_BIN_EXE_firegrid-server"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_firegrid-server")),
+    };
+    let child = cmd
         .args([
             "serve",
             "--listen",
@@ -70,10 +83,23 @@ fn start_server(dir: &Path, user: &str) -> (std::process::Child, String) {
         .unwrap();
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed().as_secs() < 30, "the server did not start");
+        let limit = if wrap.is_empty() { 30 } else { 600 };
+        assert!(
+            started.elapsed().as_secs() < limit,
+            "the server did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The command the server runs under (`FIREGRID_BENCH_SERVER_WRAP`, split at spaces), if any.
+fn server_wrap() -> Vec<String> {
+    std::env::var("FIREGRID_BENCH_SERVER_WRAP")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Peak RSS of a running process, in kB.
@@ -235,7 +261,12 @@ fn run(n: usize) -> Row {
     assert_eq!(back.touched, 100);
     assert_eq!(back.rounds, 1, "A pulls the 100 edits in one round trip");
     let server_rss_mb = peak_kb(server.id()) as f64 / 1024.0;
-    let _ = server.kill();
+    if server_wrap().is_empty() {
+        let _ = server.kill();
+    } else {
+        // SIGTERM: the server shuts down cleanly, so a profiler around it writes its output.
+        let _ = Command::new("kill").arg(server.id().to_string()).status();
+    }
     let _ = server.wait();
     Row {
         n,

@@ -248,6 +248,18 @@ fn the_postgres_store_pages_and_refuses_stale_writes_like_the_memory_store() {
         }
     }
     assert_eq!(pg.max_seq().unwrap(), memory.max_seq().unwrap());
+    // Documents read in a batch are the documents read one by one: missing ids and an id
+    // named twice included, with their tails.
+    let ids = ["hz.0", "hz.none", "hz.3", "hz.0", "hz.4", "hz.1"];
+    let batch = pg.load_docs(&ids).unwrap();
+    let one_by_one: Vec<_> = ids.iter().map(|id| pg.load_doc(id).unwrap()).collect();
+    assert_eq!(format!("{batch:?}"), format!("{one_by_one:?}"));
+    assert_eq!(
+        format!("{batch:?}"),
+        format!("{:?}", memory.load_docs(&ids).unwrap())
+    );
+    assert!(batch[1].is_none() && batch.iter().filter(|d| d.is_some()).count() == 5);
+    assert!(batch.iter().flatten().any(|d| !d.tail.is_empty()));
     type Filter = Box<dyn Fn(&DocScope) -> bool>;
     let filters: Vec<Filter> = vec![
         Box::new(|_| true),

@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use firegrid_core::access::{Place, Role, Scope, ScopeKind, User};
@@ -320,6 +321,13 @@ pub trait SyncStorage: Send + Sync + std::fmt::Debug {
     fn max_seq(&self) -> Result<u64>;
     /// A stored document.
     fn load_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
+    /// Stored documents, one per id in order (`None` where there is none), read together
+    /// (the checks of a push read its documents in batches of [`CHECK_BATCH`]): by default one
+    /// [`load_doc`](Self::load_doc) each; the stores read a batch in one read transaction or
+    /// one query.
+    fn load_docs(&self, ids: &[&str]) -> Result<Vec<Option<StoredDoc>>> {
+        ids.iter().map(|id| self.load_doc(id)).collect()
+    }
     /// The scope of a stored premises.
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>>;
     /// The communities a micro station serves.
@@ -447,7 +455,7 @@ pub fn scope_of(
 /// already read. `placed` is its stored row's parent and scope: a record still under that
 /// parent is still in that scope (the row moves with its parent), so nothing is looked up.
 fn scope_of_record(
-    storage: &dyn SyncStorage,
+    lookups: &Lookups<'_>,
     record: &Record,
     placed: Option<&(String, DocScope)>,
 ) -> Result<Option<DocScope>> {
@@ -462,7 +470,7 @@ fn scope_of_record(
             grid: Some(p.grid.clone()),
         }),
         Record::Inspection(_) | Record::Hazard(_) => match record.premises() {
-            Some(p) => storage.premises_scope(p)?,
+            Some(p) => lookups.premises_scope(p)?,
             None => None,
         },
         Record::KeyResident(r) => Some(DocScope::Area {
@@ -533,12 +541,49 @@ fn device_prefix(device_id: &str) -> Option<[u8; 8]> {
     Some(p)
 }
 
-/// Checks one pushed document; returns what to store, or why it is refused.
+/// What the checks of one round read besides the pushed documents themselves, each read
+/// once: the scopes of premises (the inspections of one push mostly share a few premises).
+struct Lookups<'a> {
+    storage: &'a dyn SyncStorage,
+    premises: Mutex<HashMap<String, Option<DocScope>>>,
+}
+
+impl<'a> Lookups<'a> {
+    fn new(storage: &'a dyn SyncStorage) -> Lookups<'a> {
+        Lookups {
+            storage,
+            premises: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// [`SyncStorage::premises_scope`], read once per premises.
+    fn premises_scope(&self, id: &str) -> Result<Option<DocScope>> {
+        let known = self
+            .premises
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        if let Some(scope) = known {
+            return Ok(scope);
+        }
+        let scope = self.storage.premises_scope(id)?;
+        self.premises
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_string(), scope.clone());
+        Ok(scope)
+    }
+}
+
+/// Checks one pushed document against `stored`, the document as stored under its id;
+/// returns what to store, or why it is refused.
 fn check_push(
-    storage: &dyn SyncStorage,
+    lookups: &Lookups<'_>,
     who: &Principal,
     viewer: &Viewer<'_>,
     push: &DocChanges,
+    stored: Option<StoredDoc>,
 ) -> Result<std::result::Result<Option<DocWrite>, PushOutcome>> {
     let refuse = |reason| Ok(Err(PushOutcome::Refused { reason }));
     let Ok(kind) = push.kind.parse::<RecordKind>() else {
@@ -572,7 +617,6 @@ fn check_push(
     if changes.len() > MAX_CHANGES_PER_DOC {
         return refuse(RefusalReason::TooLarge);
     }
-    let stored = storage.load_doc(&push.doc)?;
     // Nothing new: acknowledged, whoever pushes it (a device resending what it holds after the
     // server's history was restored, reference records a patroller may not write included).
     // This tells only someone holding these very changes that the server has them too.
@@ -610,7 +654,7 @@ fn check_push(
         },
     };
     let outcome = judge(
-        storage,
+        lookups,
         who,
         viewer,
         push,
@@ -641,7 +685,7 @@ enum Base<'a> {
     reason = "the parts of check_push, passed on"
 )]
 fn judge(
-    storage: &dyn SyncStorage,
+    lookups: &Lookups<'_>,
     who: &Principal,
     viewer: &Viewer<'_>,
     push: &DocChanges,
@@ -690,14 +734,14 @@ fn judge(
     let Ok(record) = Record::read(kind, &*doc) else {
         return refuse(RefusalReason::Invalid);
     };
-    let Some(scope) = scope_of_record(storage, &record, placed)? else {
+    let Some(scope) = scope_of_record(lookups, &record, placed)? else {
         return refuse(RefusalReason::Forbidden);
     };
     if !viewer.sees(&scope) {
         return refuse(RefusalReason::Forbidden);
     }
     if let Record::Hazard(after) = &record
-        && !check_hazard_events(storage, who, hazard_before.as_ref(), after, &scope)?
+        && !check_hazard_events(lookups.storage, who, hazard_before.as_ref(), after, &scope)?
     {
         return refuse(RefusalReason::Forbidden);
     }
@@ -853,6 +897,14 @@ const MAX_COMMIT_ATTEMPTS: usize = 16;
 /// Pushes checked by one thread before the work is spread over the cores.
 const PARALLEL_FROM: usize = 16;
 
+/// Pushed documents read from the store together ([`SyncStorage::load_docs`]): one read
+/// transaction (SQLite) or query (PostgreSQL) per batch instead of one per document, while
+/// only a batch of stored documents is held in memory at once.
+pub const CHECK_BATCH: usize = 64;
+
+/// Checked pushes: what to store, or why not (see [`check_push`]).
+type Checked = Vec<std::result::Result<Option<DocWrite>, PushOutcome>>;
+
 /// [`check_push`] for every push, in order; spread over up to four threads when there are
 /// many (each push is checked on its own: loading, merging and validating are reads).
 fn check_all(
@@ -860,27 +912,38 @@ fn check_all(
     who: &Principal,
     viewer: &Viewer<'_>,
     pushes: &[DocChanges],
-) -> Result<Vec<std::result::Result<Option<DocWrite>, PushOutcome>>> {
+) -> Result<Checked> {
+    let lookups = Lookups::new(storage);
+    let check = |part: &[DocChanges]| -> Result<Checked> {
+        let mut out = Vec::with_capacity(part.len());
+        for batch in part.chunks(CHECK_BATCH) {
+            let ids: Vec<&str> = batch.iter().map(|p| p.doc.as_str()).collect();
+            let stored = storage.load_docs(&ids)?;
+            if stored.len() != ids.len() {
+                return Err(Error::Integrity(format!(
+                    "{} documents read for {} ids",
+                    stored.len(),
+                    ids.len()
+                )));
+            }
+            for (push, stored) in batch.iter().zip(stored) {
+                out.push(check_push(&lookups, who, viewer, push, stored)?);
+            }
+        }
+        Ok(out)
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
     if pushes.len() < PARALLEL_FROM || threads < 2 {
-        return pushes
-            .iter()
-            .map(|p| check_push(storage, who, viewer, p))
-            .collect();
+        return check(pushes);
     }
     let chunk = pushes.len().div_ceil(threads);
     std::thread::scope(|s| {
+        let check = &check;
         let handles: Vec<_> = pushes
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|p| check_push(storage, who, viewer, p))
-                        .collect::<Result<Vec<_>>>()
-                })
-            })
+            .map(|part| s.spawn(move || check(part)))
             .collect();
         let mut all = Vec::with_capacity(pushes.len());
         for h in handles {

@@ -539,6 +539,12 @@ impl SyncStorage for SqliteStorage {
         self.read(|tx| read_doc(tx, id))
     }
 
+    /// One read transaction for the batch (one snapshot of the database, and one WAL lock
+    /// taken instead of one per document).
+    fn load_docs(&self, ids: &[&str]) -> Result<Vec<Option<StoredDoc>>> {
+        self.read(|tx| ids.iter().map(|id| read_doc(tx, id)).collect())
+    }
+
     fn premises_scope(&self, id: &str) -> Result<Option<DocScope>> {
         let row: Option<(Option<String>, Option<String>, bool)> = self.read(|tx| {
             Ok(tx
@@ -1007,6 +1013,18 @@ mod tests {
             }
         }
         assert_eq!(sqlite.max_seq().unwrap(), memory.max_seq().unwrap());
+        // Documents read in a batch are the documents read one by one: missing ids and an id
+        // named twice included, with their tails.
+        let ids = ["hz.0", "hz.none", "hz.3", "hz.0", "hz.4", "hz.1"];
+        let batch = sqlite.load_docs(&ids).unwrap();
+        let one_by_one: Vec<_> = ids.iter().map(|id| sqlite.load_doc(id).unwrap()).collect();
+        assert_eq!(format!("{batch:?}"), format!("{one_by_one:?}"));
+        assert_eq!(
+            format!("{batch:?}"),
+            format!("{:?}", memory.load_docs(&ids).unwrap())
+        );
+        assert!(batch[1].is_none() && batch.iter().filter(|d| d.is_some()).count() == 5);
+        assert!(batch.iter().flatten().any(|d| !d.tail.is_empty()));
         type Filter = Box<dyn Fn(&DocScope) -> bool>;
         let filters: Vec<Filter> = vec![
             Box::new(|_| true),

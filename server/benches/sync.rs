@@ -196,7 +196,15 @@ struct Row {
     server_rss_mb: f64,
 }
 
+/// Writes the page cache's dirty data back to disk (`sync`) before a side runs, so what the
+/// other side left in the cache (automerge-repo's storage does not fsync) is not written back
+/// during this side's timed phases, slowing its fsyncs.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 fn run(n: usize) -> Row {
+    settle();
     let district = firegrid_core::district::load_dir(&fixtures().join("district")).unwrap();
     let office = district
         .users
@@ -392,6 +400,7 @@ fn automerge_repo(n: usize) -> Option<serde_json::Value> {
             return None;
         }
     }
+    settle();
     let out = Command::new("node")
         .arg(dir.join("run.mjs"))
         .args(["--n", &n.to_string(), "--timeout-s", "300"])

@@ -1,7 +1,8 @@
 //! Times the device's side of a pull: a fresh store applying every record of another store
 //! (the fixture documents it already holds, then N inspections of 16 changes each), in pages
 //! the way the server sends them — as changes, then (another fresh store) as whole saved
-//! documents, which is what the server sends a fresh device once it has compacted — then 100
+//! documents, which is what the server sends a fresh device once it has compacted, and (a
+//! third) as whole documents with their records (protocol 4) — then 100
 //! single-change edits to existing inspections; then the device's side of pushing 100 offline
 //! edits of records the server had acknowledged (`Store::sync_request`, median of 9 runs).
 //!
@@ -53,6 +54,7 @@ fn pages(docs: Vec<DocChanges>) -> Vec<SyncResponse> {
                     pulled: std::mem::take(&mut page),
                     cursor,
                     more: true,
+                    records: vec![],
                 });
                 size = 0;
             }
@@ -75,6 +77,7 @@ fn pages(docs: Vec<DocChanges>) -> Vec<SyncResponse> {
         pulled: page,
         cursor,
         more: false,
+        records: vec![],
     });
     out
 }
@@ -228,6 +231,33 @@ fn main() {
         whole.as_secs_f64() * 1e3
     );
     drop(c);
+    // The same with the record the server stored with each snapshot (protocol 4): a device new
+    // to a record takes it and the saved bytes without loading the document.
+    let mut shipped_pages = whole_pages;
+    for p in &mut shipped_pages {
+        p.records = p
+            .pulled
+            .iter()
+            .map(|d| {
+                let kind = d.kind.parse().unwrap();
+                let doc = AutoCommit::load(&d.changes[0]).unwrap();
+                firegrid_core::hydrate::Record::read_encoded(kind, &doc)
+            })
+            .collect();
+    }
+    let shipped_count = shipped_pages
+        .iter()
+        .flat_map(|p| &p.records)
+        .filter(|r| r.is_some())
+        .count();
+    let e = phone(&dir.path().join("e.db"), &office.id);
+    let (taken, touched) = apply(&e, &shipped_pages);
+    println!(
+        "fresh device, whole documents with {shipped_count} records: {:.1} ms (touched {touched})",
+        taken.as_secs_f64() * 1e3
+    );
+    e.verify().unwrap();
+    drop(e);
 
     // 100 single-change edits on A, pulled by B.
     let before: std::collections::HashMap<String, Vec<u8>> = a
@@ -309,6 +339,7 @@ fn push_edits(store: &Store, path: &Path, edited: &[(String, String)]) {
             pulled: vec![],
             cursor: req.cursor,
             more: false,
+            records: vec![],
         };
         store.apply_sync_response(&pending, &resp).unwrap();
     }

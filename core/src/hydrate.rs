@@ -477,3 +477,68 @@ impl Record {
         }
     }
 }
+
+/// The format of [`Record::encode`]: postcard of the domain type, after this number as 4
+/// little-endian bytes. Bump it whenever a shipped record could differ from what reading its
+/// document gives: a field added, removed or reordered in Premises, Inspection, Hazard or
+/// anything they hold (the pinned encoding in `core/tests/hydrate.rs` fails then), or a
+/// change in how a document is read into them (a migration on read). A device takes a record
+/// only in the format it speaks; any other is ignored and the document read instead.
+pub const RECORD_FORMAT: u32 = 1;
+
+impl Record {
+    /// Whether records of `kind` travel encoded ([`Record::encode`]): premises, inspections
+    /// and hazards, the bulk of a district.
+    pub fn travels(kind: RecordKind) -> bool {
+        matches!(
+            kind,
+            RecordKind::Premises | RecordKind::Inspection | RecordKind::Hazard
+        )
+    }
+
+    /// Reads the document as a record of `kind` and encodes it ([`Record::encode`]); `None`
+    /// for a kind that does not travel or a document that is not a valid record.
+    pub fn read_encoded<D: ReadDoc>(kind: RecordKind, doc: &D) -> Option<Vec<u8>> {
+        if !Record::travels(kind) {
+            return None;
+        }
+        Record::read(kind, doc).ok()?.encode()
+    }
+
+    /// The record in [`RECORD_FORMAT`], for the kinds that travel this way (premises,
+    /// inspections, hazards: the bulk of a district); `None` for the others. The server stores
+    /// it with a document's snapshot so a device new to the document can take the record
+    /// without reading the document ([`Record::decode`]). Also `None` for a record its serde
+    /// form refuses to read back (a scope with an empty id, which only a crafted document
+    /// holds): what is encoded is known to decode.
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        let out = RECORD_FORMAT.to_le_bytes().to_vec();
+        let bytes = match self {
+            Record::Premises(p) => postcard::to_extend(p, out).ok(),
+            Record::Inspection(i) => postcard::to_extend(i, out).ok(),
+            Record::Hazard(h) => postcard::to_extend(h, out).ok(),
+            _ => None,
+        }?;
+        Record::decode(self.kind(), &bytes)
+            .is_some()
+            .then_some(bytes)
+    }
+
+    /// A record of `kind` from [`Record::encode`]'s bytes: `None` unless they are in
+    /// [`RECORD_FORMAT`], of a kind that travels this way, and decode whole (no byte left).
+    pub fn decode(kind: RecordKind, bytes: &[u8]) -> Option<Record> {
+        fn whole<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Option<T> {
+            match postcard::take_from_bytes(body) {
+                Ok((value, [])) => Some(value),
+                _ => None,
+            }
+        }
+        let body = bytes.strip_prefix(&RECORD_FORMAT.to_le_bytes())?;
+        match kind {
+            RecordKind::Premises => whole(body).map(Record::Premises),
+            RecordKind::Inspection => whole(body).map(Record::Inspection),
+            RecordKind::Hazard => whole(body).map(Record::Hazard),
+            _ => None,
+        }
+    }
+}

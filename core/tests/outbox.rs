@@ -149,6 +149,7 @@ fn respond(req: &SyncRequest, outcome: PushOutcome) -> SyncResponse {
         pulled: vec![],
         cursor: req.cursor,
         more: false,
+        records: vec![],
     }
 }
 
@@ -362,6 +363,7 @@ fn local_edits_merged_with_pulled_changes_push_only_the_local_ones() {
                 }],
                 cursor: 1,
                 more: false,
+                records: vec![],
             },
         )
         .unwrap();
@@ -393,6 +395,7 @@ fn local_edits_merged_with_pulled_changes_push_only_the_local_ones() {
                 }],
                 cursor: 2,
                 more: false,
+                records: vec![],
             },
         )
         .unwrap();

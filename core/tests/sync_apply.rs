@@ -33,6 +33,29 @@ fn entry(id: &str, kind: &str, bytes: &[u8]) -> DocChanges {
     }
 }
 
+/// The first `n` premises documents of the fixtures, as a store exports them.
+fn fixture_premises(n: usize) -> Vec<(String, RecordKind, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Store::open(dir.path().join("a.db")).unwrap();
+    source.import_fixtures(&fixtures()).unwrap();
+    source
+        .export_records()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, k, _)| *k == RecordKind::Premises)
+        .take(n)
+        .collect()
+}
+
+/// A premises sent whole, as one saved document.
+fn whole(id: &str, bytes: &[u8]) -> DocChanges {
+    DocChanges {
+        doc: id.to_string(),
+        kind: "premises".into(),
+        changes: vec![bytes.to_vec()],
+    }
+}
+
 fn page(pulled: Vec<DocChanges>) -> SyncResponse {
     SyncResponse {
         epoch: "e1".into(),
@@ -41,6 +64,7 @@ fn page(pulled: Vec<DocChanges>) -> SyncResponse {
         pulled,
         cursor: 10,
         more: false,
+        records: vec![],
     }
 }
 
@@ -57,15 +81,7 @@ fn quarantined(path: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn bad_documents_are_quarantined_and_good_ones_applied_on_both_paths() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path().join("a.db")).unwrap();
-    source.import_fixtures(&fixtures()).unwrap();
-    let premises: Vec<_> = source
-        .export_records()
-        .unwrap()
-        .into_iter()
-        .filter(|(_, k, _)| *k == RecordKind::Premises)
-        .collect();
+    let premises = fixture_premises(41);
     // Not a record of its kind: a document with one unrelated field.
     let mut junk = AutoCommit::new();
     junk.put(automerge::ROOT, "x", 1).unwrap();
@@ -130,21 +146,7 @@ fn bad_documents_are_quarantined_and_good_ones_applied_on_both_paths() {
 
 #[test]
 fn a_document_sent_whole_is_loaded_merged_or_quarantined() {
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path().join("a.db")).unwrap();
-    source.import_fixtures(&fixtures()).unwrap();
-    let premises: Vec<_> = source
-        .export_records()
-        .unwrap()
-        .into_iter()
-        .filter(|(_, k, _)| *k == RecordKind::Premises)
-        .take(20)
-        .collect();
-    let whole = |id: &str, bytes: &[u8]| DocChanges {
-        doc: id.to_string(),
-        kind: "premises".into(),
-        changes: vec![bytes.to_vec()],
-    };
+    let premises = fixture_premises(20);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b.db");
     let store = Store::open(&path).unwrap();
@@ -209,4 +211,131 @@ fn verify_reports_stored_heads_that_differ_from_the_document() {
         }
         other => panic!("expected a corrupt record, got {other:?}"),
     }
+}
+
+/// Protocol 4: a new record sent as one saved document with its record read by the server is
+/// stored as those bytes with rows from that record (the document is not read: a record that
+/// disagrees shows in the rows, and `verify` reports it); anything doubtful (a record that
+/// does not decode, a document whose checksum fails, a record the device holds already, a
+/// record list that does not match the page) is read from the document as before.
+#[test]
+fn a_record_shipped_with_a_new_document_is_taken_without_reading_it() {
+    use firegrid_core::hydrate::Record;
+    let premises = fixture_premises(24);
+    let shipped = |bytes: &[u8]| {
+        Record::read_encoded(RecordKind::Premises, &AutoCommit::load(bytes).unwrap()).unwrap()
+    };
+    // The same record with another name: what a server that lied would send.
+    let renamed = |bytes: &[u8]| {
+        let Some(Record::Premises(mut p)) = Record::decode(RecordKind::Premises, &shipped(bytes))
+        else {
+            panic!("a premises");
+        };
+        p.name = "改名 renamed".into();
+        Record::Premises(p).encode().unwrap()
+    };
+    let open = || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("b.db")).unwrap();
+        (dir, store)
+    };
+    // The name in the query rows (what lists and searches show), not in the document.
+    let row_name = |dir: &tempfile::TempDir, id: &str| -> Option<String> {
+        let c = rusqlite::Connection::open(dir.path().join("b.db")).unwrap();
+        c.query_row("SELECT name FROM premises WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .ok()
+    };
+    let doc_name = |bytes: &[u8]| Some(read_premises(bytes).name);
+
+    // 20 taken (the parallel path), against the same page read the usual way.
+    let pulled: Vec<_> = premises[..20]
+        .iter()
+        .map(|(id, _, b)| whole(id, b))
+        .collect();
+    let (d1, taken) = open();
+    let mut with_records = page(pulled.clone());
+    with_records.records = premises[..20]
+        .iter()
+        .map(|(_, _, b)| Some(shipped(b)))
+        .collect();
+    let r = taken
+        .apply_sync_response(&PendingPush::default(), &with_records)
+        .unwrap();
+    assert_eq!((r.touched, r.quarantined), (20, 0));
+    let (d2, read) = open();
+    read.apply_sync_response(&PendingPush::default(), &page(pulled))
+        .unwrap();
+    assert_eq!(
+        taken.export_records().unwrap(),
+        read.export_records().unwrap()
+    );
+    for (id, _, bytes) in &premises[..20] {
+        assert_eq!(taken.premises(id).unwrap(), read.premises(id).unwrap());
+        assert_eq!(row_name(&d1, id), row_name(&d2, id));
+        assert_eq!(row_name(&d1, id), doc_name(bytes));
+        assert!(taken.is_synced(id).unwrap());
+    }
+    taken.verify().unwrap();
+
+    // The rows come from the shipped record (the document was not read) ...
+    let (d3, lied_to) = open();
+    let (id, _, bytes) = &premises[20];
+    let mut lie = page(vec![whole(id, bytes)]);
+    lie.records = vec![Some(renamed(bytes))];
+    lied_to
+        .apply_sync_response(&PendingPush::default(), &lie)
+        .unwrap();
+    assert_eq!(row_name(&d3, id).as_deref(), Some("改名 renamed"));
+    // ... and verify, which reads every document, finds the disagreement.
+    assert!(lied_to.verify().is_err());
+
+    // Doubtful cases are read from the document.
+    let (d4, careful) = open();
+    let (a, _, a_bytes) = &premises[20];
+    let (b, _, b_bytes) = &premises[21];
+    let (c, _, c_bytes) = &premises[22];
+    let mut other_format = shipped(a_bytes);
+    other_format[0] = other_format[0].wrapping_add(1);
+    let mut damaged = c_bytes.clone();
+    let n = damaged.len();
+    damaged[n - 1] ^= 0x01; // the checksum fails; loading it fails too: quarantined
+    let mut doubtful = page(vec![
+        whole(a, a_bytes),
+        whole(b, b_bytes),
+        whole(c, &damaged),
+    ]);
+    doubtful.records = vec![
+        Some(other_format),
+        Some(b"not a record".to_vec()),
+        Some(renamed(c_bytes)),
+    ];
+    let r = careful
+        .apply_sync_response(&PendingPush::default(), &doubtful)
+        .unwrap();
+    assert_eq!((r.touched, r.quarantined), (2, 1));
+    assert_eq!(row_name(&d4, a), doc_name(a_bytes));
+    assert_eq!(row_name(&d4, b), doc_name(b_bytes));
+    assert!(careful.premises(c).is_err() && row_name(&d4, c).is_none());
+    // Held already: the record is not taken (merged as usual, nothing new).
+    let mut again = page(vec![whole(a, a_bytes)]);
+    again.records = vec![Some(renamed(a_bytes))];
+    careful
+        .apply_sync_response(&PendingPush::default(), &again)
+        .unwrap();
+    assert_eq!(row_name(&d4, a), doc_name(a_bytes));
+    // A record list that does not match the page is ignored.
+    let (d, _, d_bytes) = &premises[23];
+    let mut mismatched = page(vec![whole(d, d_bytes)]);
+    mismatched.records = vec![Some(renamed(d_bytes)), None];
+    careful
+        .apply_sync_response(&PendingPush::default(), &mismatched)
+        .unwrap();
+    assert_eq!(row_name(&d4, d), doc_name(d_bytes));
+    careful.verify().unwrap();
+}
+
+fn read_premises(bytes: &[u8]) -> firegrid_core::premises::Premises {
+    autosurgeon::hydrate(&AutoCommit::load(bytes).unwrap()).unwrap()
 }

@@ -167,6 +167,7 @@ fn seed_batch(
             base: 0,
             changes,
             snapshot: Some(snapshot),
+            record: firegrid_core::hydrate::Record::read_encoded(*kind, &doc),
         });
     }
     if storage.commit("seed", &writes)? == CommitOutcome::Committed {
@@ -284,6 +285,7 @@ pub fn add_user(
             base,
             changes,
             snapshot: (base == 0).then(|| doc.save()),
+            record: None, // users do not travel as encoded records
         };
         let outcome = data
             .storage

@@ -358,6 +358,7 @@ fn pull_everything(storage: &dyn SyncStorage, who: &Principal) -> (Pulled, u32) 
             pushes: vec![],
             max_pull_bytes: PULL_PAGE_BYTES,
             held: vec![],
+            record_format: firegrid_core::hydrate::RECORD_FORMAT,
         };
         let resp = handle(storage, who, &req).unwrap();
         assert!(!resp.reset && resp.acks.is_empty());
@@ -624,6 +625,7 @@ fn push(
         }],
         max_pull_bytes: 1 << 20,
         held: vec![],
+        record_format: firegrid_core::hydrate::RECORD_FORMAT,
     };
     let resp = handle(storage, who, &req).unwrap();
     assert_eq!(resp.acks.len(), 1);

@@ -609,6 +609,7 @@ fn forge(
         }],
         max_pull_bytes: 1024,
         held: vec![],
+        record_format: firegrid_core::hydrate::RECORD_FORMAT,
     };
     let mut resp = handle(server, &phone.who, &req).unwrap();
     if resp.reset {

@@ -338,21 +338,29 @@ async fn a_device_syncs_over_http_and_documents_are_scoped() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&body), "too_large");
 
-    // A phone not yet updated speaks protocol 2: it is answered in protocol 2.
-    let v3 = SyncRequest {
+    // Phones not yet updated speak protocol 2 or 3: each is answered in its own.
+    let v4 = SyncRequest {
         epoch: None,
         cursor: 0,
         pushes: vec![],
         max_pull_bytes: 1024,
         held: vec![],
+        record_format: 0,
     }
     .encode()
     .unwrap();
-    assert_eq!((&v3[..5], v3.last()), (&b"FGS\x03\x00"[..], Some(&0u8)));
-    let v2 = [&b"FGS\x02\x00"[..], &v3[5..v3.len() - 1]].concat();
-    let (status, _, body) = call(&s, bearer("POST", "/v1/sync", &token, v2)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(&body[..5], b"FGS\x02\x00");
+    // `held` (empty) and `record_format` (0) are the last two bytes.
+    assert_eq!(
+        (&v4[..5], &v4[v4.len() - 2..]),
+        (&b"FGS\x04\x00"[..], &[0u8, 0][..])
+    );
+    let v3 = [&b"FGS\x03\x00"[..], &v4[5..v4.len() - 1]].concat();
+    let v2 = [&b"FGS\x02\x00"[..], &v4[5..v4.len() - 2]].concat();
+    for (old, version) in [(v3, b"FGS\x03\x00"), (v2, b"FGS\x02\x00")] {
+        let (status, _, body) = call(&s, bearer("POST", "/v1/sync", &token, old)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..5], version);
+    }
     // Too many held documents named.
     let too_many = SyncRequest {
         epoch: None,
@@ -360,6 +368,7 @@ async fn a_device_syncs_over_http_and_documents_are_scoped() {
         pushes: vec![],
         max_pull_bytes: 1024,
         held: vec![[7; 16]; firegrid_core::sync::protocol::MAX_HELD + 1],
+        record_format: firegrid_core::hydrate::RECORD_FORMAT,
     }
     .encode()
     .unwrap();
@@ -375,6 +384,7 @@ async fn a_device_syncs_over_http_and_documents_are_scoped() {
         pushes: vec![],
         max_pull_bytes: 1024,
         held: vec![],
+        record_format: firegrid_core::hydrate::RECORD_FORMAT,
     }
     .encode()
     .unwrap();
@@ -397,6 +407,7 @@ async fn too_many_requests_get_429_with_retry_after() {
         pushes: vec![],
         max_pull_bytes: 1024,
         held: vec![],
+        record_format: firegrid_core::hydrate::RECORD_FORMAT,
     }
     .encode()
     .unwrap();

@@ -294,6 +294,7 @@ fn sigkill_during_compaction_loses_nothing() {
                             .map(|c| (c.hash(), c.raw_bytes().to_vec()))
                             .collect(),
                         snapshot: None,
+                        record: None,
                     }
                 })
                 .collect();

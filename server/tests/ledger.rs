@@ -329,6 +329,7 @@ fn copy_store(from: &dyn SyncStorage, to: &dyn SyncStorage) {
             let mut doc = stored.to_automerge(&id).unwrap();
             writes.push(DocWrite {
                 snapshot: None,
+                record: None,
                 parent: parent_of(*kind, &doc),
                 changes: doc
                     .get_changes(&[])

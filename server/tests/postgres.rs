@@ -45,6 +45,7 @@ fn edit(storage: &dyn SyncStorage, doc: &mut AutoCommit, id: &str, n: i64) -> Do
     doc.commit();
     DocWrite {
         snapshot: None,
+        record: None,
         doc: id.to_string(),
         kind: RecordKind::Hazard,
         scope: DocScope::Street,

@@ -249,6 +249,7 @@ fn pg_server(test: &str) -> Option<PgServer> {
             DocWrite {
                 // Each fixture document is one saved document: its snapshot, as seeding keeps.
                 snapshot: Some(bytes.clone()),
+                record: firegrid_core::hydrate::Record::read_encoded(*kind, &doc),
                 doc: id.clone(),
                 kind: *kind,
                 scope,
@@ -521,6 +522,7 @@ fn a_premises_moved_to_another_grid_takes_its_records_to_that_grid_s_devices(ser
         pushes: vec![push],
         max_pull_bytes: 1 << 20,
         held: vec![],
+        record_format: firegrid_core::hydrate::RECORD_FORMAT,
     };
     let resp = handle(server.storage(), &office.who, &req).unwrap();
     assert_eq!(
@@ -709,22 +711,24 @@ fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Se
     }
     assert!(req.held.is_empty(), "a device that caught up names nothing");
 
-    // Every round's pulled documents, by id.
+    // Every round's pulled documents, by id, and how many came with their record.
     let pulled_by = |dev: &Device| {
         let who = dev.who.clone();
         let mut pulled: Vec<String> = Vec::new();
+        let mut shipped = 0;
         let mut transport = |bytes: Vec<u8>| -> Result<Vec<u8>, Error> {
             let req = SyncRequest::decode(&bytes)?;
             let resp = handle(server.storage(), &who, &req)?;
             pulled.extend(resp.pulled.iter().map(|d| d.doc.clone()));
+            shipped += resp.records.iter().flatten().count();
             let out = resp.encode()?;
             SyncResponse::decode(&out)?;
             Ok(out)
         };
         let report = dev.store.sync_via(&mut transport, &mut |_| {}).unwrap();
-        (report, pulled)
+        (report, pulled, shipped)
     };
-    let (report, pulled) = pulled_by(&a);
+    let (report, pulled, _) = pulled_by(&a);
     assert_eq!(report.refused, vec![]);
     assert_eq!(report.acknowledged as usize, req.pushes.len());
     assert!(
@@ -753,7 +757,10 @@ fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Se
         req.held.len() > 2000,
         "a device without a cursor names what it holds"
     );
-    let (_, pulled) = pulled_by(&b);
+    let (_, pulled, shipped) = pulled_by(&b);
+    // Inspections and hazards, each its snapshot alone: each came with its record (protocol
+    // 4), taken without loading the document; verify below reads every document against it.
+    assert_eq!(shipped, pulled.len(), "{pulled:?}");
     let expected: std::collections::BTreeSet<String> = server_records(server).into_keys().collect();
     let got: std::collections::BTreeSet<String> = pulled.iter().cloned().collect();
     assert_eq!(got, expected, "only the field records, each once");
@@ -775,7 +782,7 @@ fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Se
         .answer(&open.id, &open.items[1], AnswerResult::Fail, None)
         .unwrap();
     sync_ok(&a, server);
-    let (report, pulled) = pulled_by(&b);
+    let (report, pulled, _) = pulled_by(&b);
     assert_eq!((report.touched, pulled), (1, vec![ids[0].clone()]));
     assert_eq!(field_records(&b.store), server_records(server));
     // C: B's database from before that edit, with its cursor lost.
@@ -786,7 +793,7 @@ fn new_records_go_whole_and_what_a_device_holds_is_not_sent_back(server: &dyn Se
         path: c_path,
         who: b.who,
     };
-    let (_, pulled) = pulled_by(&c);
+    let (_, pulled, _) = pulled_by(&c);
     assert!(pulled.contains(&ids[0]), "held at older heads: sent");
     assert!(
         !pulled.contains(&ids[1]),
@@ -1229,4 +1236,29 @@ fn a_corrupt_foreign_or_newer_server_database_is_refused() {
             .unwrap();
         assert_ne!(id, firegrid_server::sync::sqlite::APPLICATION_ID);
     }
+}
+
+/// Protocol 4's records, stored with snapshots, travel alike from every store (see
+/// `common::records_travel_with_snapshots`); PostgreSQL when `FIREGRID_TEST_POSTGRES_URL` is set.
+#[test]
+fn records_travel_with_snapshots_alike_in_every_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = MemoryStorage::new();
+    let sqlite = SqliteStorage::open(&dir.path().join("server.db")).unwrap();
+    let expected = format!("{:?}", common::records_travel_with_snapshots(&memory));
+    assert_eq!(
+        format!("{:?}", common::records_travel_with_snapshots(&sqlite)),
+        expected
+    );
+    let Some(schema) = TestSchema::create("records_travel_with_snapshots") else {
+        return;
+    };
+    let pg = PgStorage::open(std::sync::Arc::new(
+        PgPool::with_config(schema.config(), 2).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        format!("{:?}", common::records_travel_with_snapshots(&pg)),
+        expected
+    );
 }

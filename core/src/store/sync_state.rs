@@ -19,7 +19,8 @@ use super::index::{Hydrated, hydrate_record, write_rows};
 use super::record::{self, RecordKind};
 use crate::sync::protocol::{
     DocChanges, ENVELOPE_RESERVE, MAX_HELD, MAX_MESSAGE_BYTES, PushOutcome, RefusalReason,
-    SyncRequest, SyncResponse, document_heads, held_digest, is_document_chunk,
+    SyncRequest, SyncResponse, document_checksum_ok, document_heads, held_digest,
+    is_document_chunk,
 };
 use crate::vocab::now_ms;
 use crate::{Error, Result};
@@ -180,7 +181,14 @@ impl Store {
             }
             let max_pull = max_pull_bytes.min((budget.saturating_sub(size)) as u32).max(64 * 1024);
             Ok((
-                SyncRequest { epoch, cursor, pushes, max_pull_bytes: max_pull, held },
+                SyncRequest {
+                    epoch,
+                    cursor,
+                    pushes,
+                    max_pull_bytes: max_pull,
+                    held,
+                    record_format: crate::hydrate::RECORD_FORMAT,
+                },
                 pending,
             ))
         })
@@ -252,7 +260,7 @@ impl Store {
             }
             report.received_changes +=
                 resp.pulled.iter().map(|p| p.changes.len() as u64).sum::<u64>();
-            for applied in apply_pulled_all(tx, &resp.pulled)? {
+            for applied in apply_pulled_all(tx, &resp.pulled, &resp.records)? {
                 match applied {
                     Applied::Changed => report.touched += 1,
                     Applied::Unchanged => {}
@@ -393,6 +401,9 @@ struct Merge<'a> {
     stored: Option<Vec<u8>>,
     old_heads: String,
     was_synced: bool,
+    /// The record the server read from the document, encoded (see
+    /// [`SyncResponse::records`]).
+    shipped: Option<&'a [u8]>,
 }
 
 /// A merge's result, to be written in the transaction.
@@ -413,11 +424,21 @@ const PARALLEL_FROM: usize = 16;
 /// refreshes its rows, in three steps: read what each record holds (in the transaction), merge
 /// and hydrate (pure work, on up to four threads when there are many), write the records and
 /// rows in the order received (in the transaction). A document that does not apply or does not
-/// make a valid record of its kind is quarantined and nothing of it is written.
-fn apply_pulled_all(tx: &Transaction<'_>, pulled: &[DocChanges]) -> Result<Vec<Applied>> {
+/// make a valid record of its kind is quarantined and nothing of it is written. `records`
+/// is empty or one per received document (see [`SyncResponse::records`]).
+fn apply_pulled_all(
+    tx: &Transaction<'_>,
+    pulled: &[DocChanges],
+    records: &[Option<Vec<u8>>],
+) -> Result<Vec<Applied>> {
     let mut plans = Vec::with_capacity(pulled.len());
-    for p in pulled {
-        plans.push(plan(tx, p)?);
+    for (i, p) in pulled.iter().enumerate() {
+        let record = if records.len() == pulled.len() {
+            records[i].as_deref()
+        } else {
+            None
+        };
+        plans.push(plan(tx, p, record)?);
     }
     let merges: Vec<&Merge<'_>> = plans
         .iter()
@@ -443,7 +464,11 @@ fn apply_pulled_all(tx: &Transaction<'_>, pulled: &[DocChanges]) -> Result<Vec<A
 }
 
 /// Reads what the record holds and settles what needs no merge.
-fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
+fn plan<'a>(
+    tx: &Transaction<'_>,
+    pulled: &'a DocChanges,
+    shipped: Option<&'a [u8]>,
+) -> Result<Plan<'a>> {
     let Ok(kind) = pulled.kind.parse::<RecordKind>() else {
         return quarantine(tx, pulled, "unknown record kind").map(Plan::Done);
     };
@@ -496,11 +521,40 @@ fn plan<'a>(tx: &Transaction<'_>, pulled: &'a DocChanges) -> Result<Plan<'a>> {
         stored,
         old_heads,
         was_synced,
+        shipped,
     }))
+}
+
+/// A record new to the device that came as exactly one saved document with its record read
+/// by the server: stored as those bytes, its heads read from the document's header, its rows
+/// from the shipped record, without loading the document. Only when the document's checksum
+/// holds and the record decodes as its kind; otherwise `None` (the document is read).
+fn take_shipped(m: &Merge<'_>) -> Option<Merged> {
+    let (None, [Chunk::Document(raw)], Some(shipped)) = (&m.stored, m.chunks.as_slice(), m.shipped)
+    else {
+        return None;
+    };
+    if !document_checksum_ok(raw) {
+        return None;
+    }
+    let record = crate::hydrate::Record::decode(m.kind, shipped)?;
+    let mut heads: Vec<String> = document_heads(raw)?.iter().map(|h| h.to_string()).collect();
+    if heads.is_empty() {
+        return None;
+    }
+    heads.sort();
+    Some(Merged::Save {
+        bytes: raw.to_vec(),
+        heads: heads.join(","),
+        record: Box::new(record),
+    })
 }
 
 /// Merges one document and hydrates its record; touches no database.
 fn merge(m: &Merge<'_>) -> Result<Merged> {
+    if let Some(taken) = take_shipped(m) {
+        return Ok(taken);
+    }
     let mut chunks = m.chunks.iter().peekable();
     let mut doc = match (&m.stored, chunks.peek()) {
         (Some(bytes), _) => {

@@ -1,10 +1,15 @@
-//! The sync wire protocol, version 3: one request and one response per round trip, encoded
+//! The sync wire protocol, version 4: one request and one response per round trip, encoded
 //! with postcard (compact binary; automerge changes travel as raw bytes, never base64).
 //! Version 2 (from 1): pulls may carry a saved document as one chunk instead of its changes.
 //! Version 3 (from 2): pushes may carry a saved document too (a record the server has never
 //! acknowledged goes as its stored bytes), and a device catching up names the documents it
-//! holds ([`SyncRequest::held`]) so the server does not send them back. A server also reads
-//! version 2 requests and answers them in version 2 (phones are updated later than servers).
+//! holds ([`SyncRequest::held`]) so the server does not send them back.
+//! Version 4 (from 3): a device names the record format it reads
+//! ([`SyncRequest::record_format`]) and a pulled document sent as exactly one saved document
+//! may come with its record already read ([`SyncResponse::records`]), so a device new to it
+//! stores the bytes and the rows without loading the document.
+//! A server also reads version 2 and 3 requests and answers each in its own version (phones
+//! are updated later than servers).
 //! Both directions are capped at [`MAX_MESSAGE_BYTES`]; big pushes and pulls come in pages.
 //! Pure data and codec: no I/O, no storage. See `docs/adr/003-sync-protocol.md`.
 
@@ -13,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// The protocol version spoken by this code.
-pub const PROTOCOL_VERSION: u16 = 3;
+pub const PROTOCOL_VERSION: u16 = 4;
 /// The oldest request version a server still answers (in that version).
 pub const OLDEST_REQUEST_VERSION: u16 = 2;
 /// Most [`SyncRequest::held`] entries in one request (1 MiB of digests).
@@ -66,6 +71,19 @@ pub struct SyncRequest {
     /// whole is left out when the device holds it at exactly the same heads (the fixture
     /// documents a new phone imported, or its own records coming back). Empty otherwise.
     pub held: Vec<[u8; 16]>,
+    /// The [`RECORD_FORMAT`](crate::hydrate::RECORD_FORMAT) the device reads shipped records
+    /// in (0: none, as in versions 2 and 3): the server sends records only in this format.
+    pub record_format: u32,
+}
+
+/// A version 3 request: the same without `record_format`.
+#[derive(Debug, Clone, Deserialize)]
+struct SyncRequestV3 {
+    epoch: Option<String>,
+    cursor: u64,
+    pushes: Vec<DocChanges>,
+    max_pull_bytes: u32,
+    held: Vec<[u8; 16]>,
 }
 
 /// A version 2 request: the same without `held`.
@@ -99,6 +117,38 @@ pub fn held_digest(doc: &str, heads: &[automerge::ChangeHash]) -> [u8; 16] {
 /// type, 0 for a document (1 and 2 are changes).
 pub fn is_document_chunk(raw: &[u8]) -> bool {
     raw.len() > 8 && raw[..4] == [0x85, 0x6f, 0x4a, 0x83] && raw[8] == 0
+}
+
+/// Whether `raw` is exactly one whole automerge document chunk whose checksum holds: the
+/// chunk length covers every byte after the header, and the checksum (bytes 4..8) is the start
+/// of SHA-256 over the chunk type, length and data, as automerge checks on load. A device
+/// that takes a shipped record stores the document without loading it: this is what it checks
+/// instead (damage on the way shows here; a document the server saved is otherwise sound).
+pub fn document_checksum_ok(raw: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    if !is_document_chunk(raw) {
+        return false;
+    }
+    let mut at = 9;
+    let mut len: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let Some(&byte) = raw.get(at) else {
+            return false;
+        };
+        at += 1;
+        len |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        if shift >= 63 {
+            return false;
+        }
+    }
+    let whole = usize::try_from(len)
+        .ok()
+        .and_then(|l| at.checked_add(l))
+        .is_some_and(|end| end == raw.len());
+    whole && Sha256::digest(&raw[8..])[..4] == raw[4..8]
 }
 
 /// The heads a saved-document chunk names in its header, read without loading it: magic (4
@@ -194,6 +244,23 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// More changes wait after `cursor`: ask again.
     pub more: bool,
+    /// Empty, or one per entry of `pulled`: the record its document makes, encoded by
+    /// [`Record::encode`](crate::hydrate::Record::encode) in the request's `record_format`,
+    /// where that document is sent as exactly one saved document (no changes after it) whose
+    /// record the server stored with it. A device that does not hold the record yet may take
+    /// it instead of reading the document (after checking the document's checksum).
+    pub records: Vec<Option<Vec<u8>>>,
+}
+
+/// A version 2 or 3 response: the same without `records` (borrowed, for encoding).
+#[derive(Serialize)]
+struct SyncResponseV3<'a> {
+    epoch: &'a str,
+    reset: bool,
+    acks: &'a [PushAck],
+    pulled: &'a [DocChanges],
+    cursor: u64,
+    more: bool,
 }
 
 fn encode<T: Serialize>(value: &T, version: u16) -> Result<Vec<u8>> {
@@ -263,6 +330,17 @@ impl SyncRequest {
         let (version, rest) = envelope(bytes)?;
         let request = match version {
             PROTOCOL_VERSION => body(rest)?,
+            3 => {
+                let v3: SyncRequestV3 = body(rest)?;
+                SyncRequest {
+                    epoch: v3.epoch,
+                    cursor: v3.cursor,
+                    pushes: v3.pushes,
+                    max_pull_bytes: v3.max_pull_bytes,
+                    held: v3.held,
+                    record_format: 0,
+                }
+            }
             2 => {
                 let v2: SyncRequestV2 = body(rest)?;
                 SyncRequest {
@@ -271,6 +349,7 @@ impl SyncRequest {
                     pushes: v2.pushes,
                     max_pull_bytes: v2.max_pull_bytes,
                     held: Vec::new(),
+                    record_format: 0,
                 }
             }
             v => return Err(wrong_version(v)),
@@ -284,12 +363,24 @@ impl SyncResponse {
     pub fn encode(&self) -> Result<Vec<u8>> {
         encode(self, PROTOCOL_VERSION)
     }
-    /// Encodes in the version the request came in (versions 2 and 3 answer alike).
+    /// Encodes in the version the request came in (versions 2 and 3 answer alike, without
+    /// `records`).
     pub fn encode_version(&self, version: u16) -> Result<Vec<u8>> {
-        if !(OLDEST_REQUEST_VERSION..=PROTOCOL_VERSION).contains(&version) {
-            return Err(wrong_version(version));
+        match version {
+            PROTOCOL_VERSION => encode(self, version),
+            v if (OLDEST_REQUEST_VERSION..PROTOCOL_VERSION).contains(&v) => encode(
+                &SyncResponseV3 {
+                    epoch: &self.epoch,
+                    reset: self.reset,
+                    acks: &self.acks,
+                    pulled: &self.pulled,
+                    cursor: self.cursor,
+                    more: self.more,
+                },
+                version,
+            ),
+            _ => Err(wrong_version(version)),
         }
-        encode(self, version)
     }
     /// Decodes from the wire.
     pub fn decode(bytes: &[u8]) -> Result<SyncResponse> {
@@ -316,6 +407,7 @@ mod tests {
             }],
             max_pull_bytes: 1 << 20,
             held: vec![[0xab; 16]],
+            record_format: 1,
         }
     }
 
@@ -327,7 +419,7 @@ mod tests {
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
             hex,
-            "464753030001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a830301020380804001abababababababababababababababab"
+            "464753040001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a830301020380804001abababababababababababababababab01"
         );
         let resp = SyncResponse {
             epoch: "ep1".into(),
@@ -338,45 +430,104 @@ mod tests {
                     reason: RefusalReason::Forbidden,
                 },
             }],
-            pulled: vec![],
+            pulled: vec![DocChanges {
+                doc: "insp.2".into(),
+                kind: "inspection".into(),
+                changes: vec![vec![9; 3]],
+            }],
             cursor: 7,
             more: true,
+            records: vec![Some(vec![1, 0, 0, 0, 7])],
         };
         assert_eq!(SyncResponse::decode(&resp.encode().unwrap()).unwrap(), resp);
     }
 
-    #[test]
-    fn a_version_2_request_is_read_and_answered_in_version_2() {
-        // The version 2 encoding of `request()` without `held` (the snapshot of protocol 2).
-        let v2 = "464753020001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a8303010203808040";
-        let bytes: Vec<u8> = (0..v2.len())
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
             .step_by(2)
-            .map(|i| u8::from_str_radix(&v2[i..i + 2], 16).unwrap())
-            .collect();
-        let (req, version) = SyncRequest::decode_versioned(&bytes).unwrap();
-        assert_eq!(version, 2);
-        assert_eq!(
-            req,
-            SyncRequest {
-                held: vec![],
-                ..request()
-            }
-        );
-        let resp = SyncResponse {
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn older_requests_are_read_and_answered_in_their_version() {
+        // `request()` as protocol 3 wrote it (no `record_format`), and as protocol 2 (no
+        // `held` either): the snapshots of those versions.
+        let v3 = "464753030001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a830301020380804001abababababababababababababababab";
+        let v2 = "464753020001036570312a0106696e73702e310a696e7370656374696f6e0204856f4a8303010203808040";
+        let old = [
+            (
+                v3,
+                3,
+                SyncRequest {
+                    record_format: 0,
+                    ..request()
+                },
+            ),
+            (
+                v2,
+                2,
+                SyncRequest {
+                    held: vec![],
+                    record_format: 0,
+                    ..request()
+                },
+            ),
+        ];
+        let without = SyncResponse {
             epoch: "ep1".into(),
             reset: false,
             acks: vec![],
             pulled: vec![],
             cursor: 7,
             more: false,
+            records: vec![],
         };
-        let answer = resp.encode_version(version).unwrap();
-        assert_eq!(&answer[..5], b"FGS\x02\x00");
-        // A version 3 device refuses it (it asked in version 3); the body is the same.
-        assert!(SyncResponse::decode(&answer).is_err());
-        assert_eq!(answer[5..], resp.encode().unwrap()[5..]);
+        let v4 = without.encode().unwrap();
+        let resp = SyncResponse {
+            records: vec![Some(vec![1, 0, 0, 0])],
+            ..without
+        };
+        for (hex, version, expected) in old {
+            let (req, v) = SyncRequest::decode_versioned(&unhex(hex)).unwrap();
+            assert_eq!((v, req), (version, expected));
+            let answer = resp.encode_version(version).unwrap();
+            assert_eq!(answer[..5], [b'F', b'G', b'S', version as u8, 0]);
+            // A version 4 device refuses it. The body is version 4's without `records` (its
+            // last byte when empty): records are never sent to an older device.
+            assert!(SyncResponse::decode(&answer).is_err());
+            assert_eq!(answer[5..], v4[5..v4.len() - 1]);
+        }
         assert!(resp.encode_version(1).is_err());
         assert!(resp.encode_version(PROTOCOL_VERSION + 1).is_err());
+    }
+
+    #[test]
+    fn a_saved_documents_checksum_is_checked_without_loading_it() {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        doc.put(automerge::ROOT, "a", "x".repeat(200)).unwrap();
+        doc.commit();
+        let saved = doc.save();
+        assert!(document_checksum_ok(&saved));
+        // Every cut, every damaged byte, a trailing byte, a change chunk: refused, no panic.
+        for end in 0..saved.len() {
+            assert!(!document_checksum_ok(&saved[..end]), "cut at {end}");
+        }
+        for at in 4..saved.len() {
+            let mut bad = saved.clone();
+            bad[at] ^= 0x10;
+            assert!(!document_checksum_ok(&bad), "damage at {at}");
+        }
+        let mut longer = saved.clone();
+        longer.push(0);
+        assert!(!document_checksum_ok(&longer));
+        let change = doc.get_changes(&[]).pop().unwrap().raw_bytes().to_vec();
+        assert!(!document_checksum_ok(&change));
+        // A length of ten continuation bytes does not overflow.
+        let mut huge = saved[..9].to_vec();
+        huge.extend_from_slice(&[0xff; 10]);
+        assert!(!document_checksum_ok(&huge));
     }
 
     #[test]

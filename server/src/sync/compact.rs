@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use firegrid_core::Result;
+use firegrid_core::hydrate::Record;
 
 use super::{Snapshot, SyncStorage};
 
@@ -41,6 +42,7 @@ pub fn compact(storage: &dyn SyncStorage, limit: usize) -> Result<usize> {
             Ok(mut doc) => snapshots.push(Snapshot {
                 doc: id,
                 bytes: doc.save(),
+                record: Record::read_encoded(stored.kind, &doc),
                 upto: stored.version,
                 base: stored.snapshot_seq,
             }),

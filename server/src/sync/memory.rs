@@ -30,6 +30,8 @@ struct MemDoc {
     parent: Option<String>,
     snapshot: Vec<u8>,
     snapshot_seq: u64,
+    /// The record the snapshot makes, encoded.
+    record: Option<Vec<u8>>,
     version: u64,
     /// Indices into the log of this document's changes, in log order.
     rows: Vec<usize>,
@@ -93,6 +95,7 @@ impl MemoryStorage {
             d.rows.retain(|&i| i < len);
             d.snapshot.clear();
             d.snapshot_seq = 0;
+            d.record = None;
             d.version = d.rows.last().map_or(0, |&i| log[i].seq);
             !d.rows.is_empty()
         });
@@ -132,6 +135,7 @@ impl Inner {
             kind: d.kind,
             snapshot: d.snapshot.clone(),
             snapshot_seq: d.snapshot_seq,
+            record: d.record.clone(),
             tail: d
                 .rows
                 .iter()
@@ -248,6 +252,7 @@ impl SyncStorage for MemoryStorage {
                             } else {
                                 0
                             },
+                            record: w.record.clone().filter(|_| snapshot.is_some()),
                             snapshot: snapshot.unwrap_or_default(),
                             version: version.unwrap_or(0),
                             rows,
@@ -302,6 +307,7 @@ impl SyncStorage for MemoryStorage {
             {
                 d.snapshot = s.bytes.clone();
                 d.snapshot_seq = s.upto;
+                d.record = s.record.clone();
                 saved += 1;
             }
         }
@@ -335,9 +341,9 @@ impl SyncStorage for MemoryStorage {
             let created = doc.rows.first().map_or(0, |&i| inner.log[i].seq);
             let whole = row.hash.is_none() || created > cursor;
             let chunks = if whole {
-                inner.stored(doc).into_chunks()
+                inner.stored(doc).into_whole()
             } else {
-                vec![row.bytes.clone()]
+                (vec![row.bytes.clone()], None)
             };
             if !page.add(row.seq, &row.doc, doc.kind.as_str(), chunks, whole) {
                 break;

@@ -88,6 +88,10 @@ pub struct StoredDoc {
     pub snapshot: Vec<u8>,
     /// The log position the snapshot covers.
     pub snapshot_seq: u64,
+    /// The record the snapshot makes, as [`Record::encode`] wrote it when the snapshot was
+    /// stored (`None`: not a kind that travels so, or stored before schema 6). Pulls send it
+    /// with a document sent as the snapshot alone ([`SyncResponse::records`]).
+    pub record: Option<Vec<u8>>,
     /// The document's changes after `snapshot_seq`, in log order.
     pub tail: Vec<Vec<u8>>,
     /// The log position of the document's latest change: its version. A commit names the
@@ -104,12 +108,21 @@ impl StoredDoc {
     /// The whole document as automerge chunks for a pull: the snapshot (a saved document),
     /// if any, then the changes after it.
     pub fn into_chunks(self) -> Vec<Vec<u8>> {
+        self.into_whole().0
+    }
+
+    /// [`into_chunks`](Self::into_chunks), and the stored record when the chunks are the
+    /// snapshot alone (nothing logged after it), which is then exactly what it makes.
+    pub fn into_whole(self) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+        if self.tail.is_empty() && !self.snapshot.is_empty() {
+            return (vec![self.snapshot], self.record);
+        }
         let mut chunks = Vec::with_capacity(self.tail.len() + 1);
         if !self.snapshot.is_empty() {
             chunks.push(self.snapshot);
         }
         chunks.extend(self.tail);
-        chunks
+        (chunks, None)
     }
 
     /// The whole document: the snapshot with the tail applied.
@@ -152,6 +165,9 @@ pub struct DocWrite {
     /// commit stores it as the document's snapshot when it logs every one of them, so a new
     /// record is pulled whole at once instead of waiting for the compaction.
     pub snapshot: Option<Vec<u8>>,
+    /// With `snapshot`: the record it makes, encoded ([`Record::encode`]), stored with it.
+    /// Made by the server from the document it read, never taken from a device.
+    pub record: Option<Vec<u8>>,
 }
 
 /// What a commit did.
@@ -182,6 +198,8 @@ pub struct Snapshot {
     pub doc: String,
     /// `Automerge::save()` of its changes up to `upto`.
     pub bytes: Vec<u8>,
+    /// The record it makes, encoded ([`Record::encode`]), if its kind travels so.
+    pub record: Option<Vec<u8>>,
     /// The log position it covers.
     pub upto: u64,
     /// The snapshot position it was built from: it replaces only that one.
@@ -193,6 +211,8 @@ pub struct Snapshot {
 pub struct PullPage {
     /// Changes grouped by document, in log order.
     pub docs: Vec<DocChanges>,
+    /// One per entry of `docs`: the stored record of a document sent as its snapshot alone.
+    pub records: Vec<Option<Vec<u8>>>,
     /// Log position after this page.
     pub cursor: u64,
     /// More visible changes wait after `cursor`.
@@ -252,14 +272,15 @@ impl<'a> PageBuilder<'a> {
         self.page.cursor = seq;
     }
 
-    /// Adds the row at `seq`: `chunks` of `doc`, its whole history if `whole`. Returns `false`
-    /// (the page is full, nothing added) when they do not fit and the page is not empty.
+    /// Adds the row at `seq`: `chunks` of `doc`, its whole history if `whole` (then with
+    /// `record`, the record they make, if known). Returns `false` (the page is full, nothing
+    /// added) when they do not fit and the page is not empty.
     pub fn add(
         &mut self,
         seq: u64,
         doc: &str,
         kind: &str,
-        chunks: Vec<Vec<u8>>,
+        (chunks, record): (Vec<Vec<u8>>, Option<Vec<u8>>),
         whole: bool,
     ) -> bool {
         if whole && self.device_holds(doc, &chunks) {
@@ -267,7 +288,9 @@ impl<'a> PageBuilder<'a> {
             self.page.cursor = seq;
             return true;
         }
-        let len: usize = chunks.iter().map(Vec::len).sum();
+        let record = record.filter(|_| whole);
+        let len: usize =
+            chunks.iter().map(Vec::len).sum::<usize>() + record.as_ref().map_or(0, |r| r.len() + 8);
         if self.size > 0 && self.size + len > self.max_bytes {
             self.page.more = true;
             self.page.cursor = seq - 1;
@@ -281,13 +304,17 @@ impl<'a> PageBuilder<'a> {
                 kind: kind.to_string(),
                 changes: Vec::new(),
             });
+            page.records.push(None);
             page.docs.len() - 1
         });
         if whole {
             self.whole.insert(doc.to_string());
             page.docs[i].changes = chunks;
+            page.records[i] = record;
         } else {
+            // Changes after what was sent: a record sent with it would now be short of them.
             page.docs[i].changes.extend(chunks);
+            page.records[i] = None;
         }
         page.cursor = seq;
         true
@@ -494,6 +521,7 @@ pub fn seed_document(
     let scope = scope_of(storage, kind, &incoming)?.unwrap_or(DocScope::Street);
     let parent = parent_of(kind, &incoming);
     let snapshot = snapshot_of(bytes, &mut incoming);
+    let record = Record::read_encoded(kind, &incoming);
     let changes: Vec<(ChangeHash, Vec<u8>)> = incoming
         .get_changes(&[])
         .into_iter()
@@ -509,6 +537,7 @@ pub fn seed_document(
             base,
             changes: changes.clone(),
             snapshot: (base == 0).then(|| snapshot.clone()),
+            record: record.clone().filter(|_| base == 0),
         };
         if storage.commit("seed", &[write])? == CommitOutcome::Committed {
             return Ok(());
@@ -756,6 +785,8 @@ fn judge(
             Some(raw) => snapshot_of(raw, doc),
             None => doc.save(),
         }),
+        // Read from the merged document just above: what the snapshot makes.
+        record: if base == 0 { record.encode() } else { None },
     })))
 }
 
@@ -859,6 +890,7 @@ pub fn handle(
             pulled: vec![],
             cursor: 0,
             more: true,
+            records: vec![],
         });
     }
     if req.pushes.len() > MAX_DOCS_PER_REQUEST {
@@ -884,10 +916,29 @@ pub fn handle(
         epoch,
         reset: false,
         acks,
+        records: records_for(req.record_format, page.records),
         pulled: page.docs,
         cursor: page.cursor,
         more: page.more,
     })
+}
+
+/// The stored records a device reading `format` can take: those in that format (records
+/// stored by an older server may be in another), none when it reads none (format 0, a
+/// version 2 or 3 device), and an empty list when none is left.
+fn records_for(format: u32, records: Vec<Option<Vec<u8>>>) -> Vec<Option<Vec<u8>>> {
+    if format == 0 {
+        return Vec::new();
+    }
+    let prefix = format.to_le_bytes();
+    let kept: Vec<Option<Vec<u8>>> = records
+        .into_iter()
+        .map(|r| r.filter(|bytes| bytes.starts_with(&prefix)))
+        .collect();
+    if kept.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    kept
 }
 
 /// Most times a request's pushes are checked again because another request changed one of
@@ -1049,20 +1100,47 @@ mod tests {
         let held: HashSet<[u8; 16]> = [held_digest("d", &old_heads)].into();
         let mut page = PageBuilder::new(0, 1 << 20, &held);
         // Held at these heads: left out, and its later rows too.
-        assert!(page.add(1, "d", "premises", vec![old.clone()], true));
+        assert!(page.add(1, "d", "premises", (vec![old.clone()], None), true));
         assert!(page.has_whole("d"));
         // The same heads under another id, newer heads, or a snapshot with a tail: sent.
-        assert!(page.add(2, "e", "premises", vec![old.clone()], true));
-        assert!(page.add(3, "f", "premises", vec![new], true));
+        assert!(page.add(2, "e", "premises", (vec![old.clone()], None), true));
+        assert!(page.add(3, "f", "premises", (vec![new], None), true));
         let held_new: HashSet<[u8; 16]> = [held_digest("g", &doc.get_heads())].into();
         let mut other = PageBuilder::new(0, 1 << 20, &held_new);
-        assert!(other.add(4, "g", "premises", vec![old, tail.clone()], true));
+        assert!(other.add(4, "g", "premises", (vec![old, tail.clone()], None), true));
         // A change (not a whole document) is never left out by what is held.
-        assert!(page.add(5, "h", "premises", vec![tail], false));
+        assert!(page.add(5, "h", "premises", (vec![tail], None), false));
         let page = page.finish(5);
         let sent: Vec<&str> = page.docs.iter().map(|d| d.doc.as_str()).collect();
         assert_eq!(sent, ["e", "f", "h"]);
         assert_eq!(page.cursor, 5);
         assert_eq!(other.finish(4).docs.len(), 1);
+    }
+
+    #[test]
+    fn a_record_goes_only_with_a_whole_document_and_only_in_the_devices_format() {
+        let none = HashSet::new();
+        let mut page = PageBuilder::new(0, 1 << 20, &none);
+        let rec = |f: u32| [&f.to_le_bytes()[..], b"body"].concat();
+        assert!(page.add(1, "a", "premises", (vec![vec![1]], Some(rec(1))), true));
+        // A change row never carries one, and one after a document sent whole drops it.
+        assert!(page.add(2, "b", "premises", (vec![vec![2]], Some(rec(1))), false));
+        assert!(page.add(3, "c", "premises", (vec![vec![3]], Some(rec(1))), true));
+        assert!(page.add(4, "c", "premises", (vec![vec![4]], None), false));
+        assert!(page.add(5, "d", "premises", (vec![vec![5]], Some(rec(2))), true));
+        let page = page.finish(5);
+        assert_eq!(page.records.len(), page.docs.len());
+        assert_eq!(page.records, vec![Some(rec(1)), None, None, Some(rec(2))]);
+        // The device's format picks the records; format 0 (protocol 2 and 3) takes none.
+        assert_eq!(
+            records_for(1, page.records.clone()),
+            vec![Some(rec(1)), None, None, None]
+        );
+        assert_eq!(
+            records_for(2, page.records.clone()),
+            vec![None, None, None, Some(rec(2))]
+        );
+        assert!(records_for(0, page.records.clone()).is_empty());
+        assert!(records_for(3, page.records).is_empty());
     }
 }

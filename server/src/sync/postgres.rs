@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/001_sync_log.sql"),
     include_str!("../../migrations/postgres/002_created_seq.sql"),
     include_str!("../../migrations/postgres/003_blobs.sql"),
+    include_str!("../../migrations/postgres/004_records.sql"),
 ];
 
 /// Rows fetched per round trip while a pull pages through the log.
@@ -84,7 +85,7 @@ fn read_docs(client: &mut impl GenericClient, ids: &[&str]) -> Result<Vec<Option
                               WHERE l.doc_id = d.id AND l.seq > d.snapshot_seq
                                 AND length(l.bytes) > 0),
                              '{}'::bytea[]),
-                    d.community, d.grid, d.is_street, d.parent
+                    d.community, d.grid, d.is_street, d.parent, d.record
              FROM doc AS d WHERE d.id = ANY($1)",
             &[&ids],
         )
@@ -100,6 +101,7 @@ fn read_docs(client: &mut impl GenericClient, ids: &[&str]) -> Result<Vec<Option
             kind,
             snapshot: row.get(2),
             snapshot_seq: to_u64(row.get(3)),
+            record: row.get(10),
             version: to_u64(row.get(4)),
             tail: row.get(5),
             scope: DocScope::from_columns(row.get(6), row.get(7), row.get(8))?,
@@ -382,6 +384,7 @@ impl SyncStorage for PgStorage {
         let mut d_parent: Vec<Option<&str>> = vec![];
         let mut d_first: Vec<i64> = vec![];
         let (mut d_bytes, mut d_snap): (Vec<&[u8]>, Vec<i64>) = (vec![], vec![]);
+        let mut d_record: Vec<Option<&[u8]>> = vec![];
         let mut moved: Vec<&DocWrite> = vec![];
         for w in writes {
             let (mut first, mut last, mut logged) = (None, None, 0);
@@ -416,6 +419,7 @@ impl SyncStorage for PgStorage {
                 .as_deref()
                 .filter(|_| w.base == 0 && logged == w.changes.len());
             d_bytes.push(snapshot.unwrap_or_default());
+            d_record.push(w.record.as_deref().filter(|_| snapshot.is_some()));
             d_snap.push(if snapshot.is_some() {
                 last.unwrap_or(0)
             } else {
@@ -437,18 +441,19 @@ impl SyncStorage for PgStorage {
         if !d_id.is_empty() {
             tx.execute(
                 "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, parent,
-                                 created_seq, snapshot_seq)
-                 SELECT i, k, b, c, g, s, v, p, f, n
+                                 created_seq, snapshot_seq, record)
+                 SELECT i, k, b, c, g, s, v, p, f, n, r
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[],
-                             $6::bigint[], $7::text[], $8::bigint[], $9::bytea[], $10::bigint[])
-                      AS t(i, k, c, g, s, v, p, f, b, n)
+                             $6::bigint[], $7::text[], $8::bigint[], $9::bytea[], $10::bigint[],
+                             $11::bytea[])
+                      AS t(i, k, c, g, s, v, p, f, b, n, r)
                  ON CONFLICT (id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = greatest(doc.version, excluded.version),
                      parent = excluded.parent",
                 &[
                     &d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver, &d_parent, &d_first,
-                    &d_bytes, &d_snap,
+                    &d_bytes, &d_snap, &d_record,
                 ],
             )
             .map_err(backend)?;
@@ -507,14 +512,23 @@ impl SyncStorage for PgStorage {
         let mut tx = conn.transaction().map_err(backend)?;
         let stmt = tx
             .prepare(
-                "UPDATE doc SET bytes = $2, snapshot_seq = $3
+                "UPDATE doc SET bytes = $2, snapshot_seq = $3, record = $5
                  WHERE id = $1 AND snapshot_seq = $4 AND version >= $3",
             )
             .map_err(backend)?;
         let mut saved = 0;
         for s in snapshots {
             let n = tx
-                .execute(&stmt, &[&s.doc, &s.bytes, &to_i64(s.upto), &to_i64(s.base)])
+                .execute(
+                    &stmt,
+                    &[
+                        &s.doc,
+                        &s.bytes,
+                        &to_i64(s.upto),
+                        &to_i64(s.base),
+                        &s.record,
+                    ],
+                )
                 .map_err(backend)?;
             saved += usize::try_from(n).unwrap_or(0);
         }
@@ -570,10 +584,10 @@ impl SyncStorage for PgStorage {
                     let whole = bytes.is_empty() || row.get::<_, i64>(5) > after;
                     let chunks = if whole {
                         read_doc(tx, doc)?
-                            .map(StoredDoc::into_chunks)
+                            .map(StoredDoc::into_whole)
                             .unwrap_or_default()
                     } else {
-                        vec![bytes.to_vec()]
+                        (vec![bytes.to_vec()], None)
                     };
                     if !page.add(seq, doc, row.get(3), chunks, whole) {
                         break 'fetch;

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/003_scope_moves.sql"),
     include_str!("../../migrations/004_created_seq.sql"),
     include_str!("../../migrations/005_blobs.sql"),
+    include_str!("../../migrations/006_records.sql"),
 ];
 
 /// What a server sync database file is.
@@ -247,10 +248,11 @@ fn read_doc(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredDoc>> {
         Option<String>,
         bool,
         Option<String>,
+        Option<Vec<u8>>,
     );
     let row: Option<Row> = tx
         .prepare_cached(
-            "SELECT kind, bytes, snapshot_seq, version, community, grid, is_street, parent
+            "SELECT kind, bytes, snapshot_seq, version, community, grid, is_street, parent, record
              FROM doc WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -263,10 +265,12 @@ fn read_doc(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredDoc>> {
                 r.get(5)?,
                 r.get(6)?,
                 r.get(7)?,
+                r.get(8)?,
             ))
         })
         .optional()?;
-    let Some((kind, snapshot, snapshot_seq, version, community, grid, is_street, parent)) = row
+    let Some((kind, snapshot, snapshot_seq, version, community, grid, is_street, parent, record)) =
+        row
     else {
         return Ok(None);
     };
@@ -288,6 +292,7 @@ fn read_doc(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredDoc>> {
         kind,
         snapshot,
         snapshot_seq: u64::try_from(snapshot_seq).unwrap_or(0),
+        record,
         tail,
         version: u64::try_from(version).unwrap_or(0),
         scope: DocScope::from_columns(community, grid, is_street)?,
@@ -499,7 +504,7 @@ impl SqliteStorage {
                 [],
             )?;
             tx.execute(
-                "UPDATE doc SET bytes = x'', snapshot_seq = 0,
+                "UPDATE doc SET bytes = x'', snapshot_seq = 0, record = NULL,
                      version = (SELECT max(seq) FROM change_log WHERE doc_id = doc.id),
                      created_seq = (SELECT min(seq) FROM change_log WHERE doc_id = doc.id)",
                 [],
@@ -645,8 +650,8 @@ impl SyncStorage for SqliteStorage {
             )?;
             let mut save = tx.prepare_cached(
                 "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, snapshot_seq,
-                                 parent, created_seq)
-                 VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?10, ?7, ?8)
+                                 parent, created_seq, record)
+                 VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?11)
                  ON CONFLICT(id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = max(version, excluded.version), parent = excluded.parent",
@@ -693,7 +698,8 @@ impl SyncStorage for SqliteStorage {
                         last.unwrap_or(0)
                     } else {
                         0
-                    }
+                    },
+                    w.record.as_deref().filter(|_| snapshot.is_some())
                 ])?;
                 if before.is_some_and(|old| old != w.scope) {
                     move_scope(tx, &w.doc, &w.scope, device_id, received_ms)?;
@@ -721,14 +727,14 @@ impl SyncStorage for SqliteStorage {
         }
         self.write(|tx| {
             let mut save = tx.prepare_cached(
-                "UPDATE doc SET bytes = ?2, snapshot_seq = ?3
+                "UPDATE doc SET bytes = ?2, snapshot_seq = ?3, record = ?5
                  WHERE id = ?1 AND snapshot_seq = ?4 AND version >= ?3",
             )?;
             let mut saved = 0;
             for s in snapshots {
                 let upto = i64::try_from(s.upto).unwrap_or(i64::MAX);
                 let base = i64::try_from(s.base).unwrap_or(i64::MAX);
-                saved += save.execute(params![s.doc, s.bytes, upto, base])?;
+                saved += save.execute(params![s.doc, s.bytes, upto, base, s.record])?;
             }
             Ok(saved)
         })
@@ -794,10 +800,10 @@ impl SyncStorage for SqliteStorage {
                 let whole = bytes.is_empty() || row.get::<_, i64>(5)? > after;
                 let chunks = if whole {
                     read_doc(tx, doc)?
-                        .map(StoredDoc::into_chunks)
+                        .map(StoredDoc::into_whole)
                         .unwrap_or_default()
                 } else {
-                    vec![bytes.to_vec()]
+                    (vec![bytes.to_vec()], None)
                 };
                 let kind = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
                 if !page.add(seq, doc, kind, chunks, whole) {
@@ -832,6 +838,7 @@ mod tests {
             .collect();
         DocWrite {
             snapshot: None,
+            record: None,
             doc: id.to_string(),
             kind: RecordKind::Hazard,
             scope,
@@ -1218,6 +1225,7 @@ mod tests {
         let old = Snapshot {
             doc: "hz.a".into(),
             bytes: AutoCommit::new().save(),
+            record: None,
             upto: 1,
             base: 3,
         };

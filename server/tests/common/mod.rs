@@ -178,3 +178,119 @@ pub fn device_from(template_db: &Path, user: &firegrid_core::access::User) -> De
         who,
     }
 }
+
+/// Protocol 4 on a store: a new document's record, written with its snapshot, is pulled with
+/// it while the snapshot is the whole document; a change after it leaves it out (the record
+/// would be short of it) until the compaction stores a new snapshot and record; a change row
+/// pulled after the cursor and a document the device holds never carry one. Returns the
+/// pages, so several stores can be compared.
+pub fn records_travel_with_snapshots(
+    storage: &dyn firegrid_server::sync::SyncStorage,
+) -> Vec<firegrid_server::sync::PullPage> {
+    use automerge::AutoCommit;
+    use firegrid_core::hydrate::Record;
+    use firegrid_core::store::RecordKind;
+    use firegrid_server::sync::{CommitOutcome, DocScope, DocWrite, OwnChanges, compact};
+    use std::collections::HashSet;
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = firegrid_core::Store::open(dir.path().join("records.db")).unwrap();
+    source.import_fixtures(&fixtures()).unwrap();
+    let (id, _, bytes) = source
+        .export_records()
+        .unwrap()
+        .into_iter()
+        .find(|(_, k, _)| *k == RecordKind::Premises)
+        .unwrap();
+    let mut doc = AutoCommit::load(&bytes).unwrap();
+    let scope = DocScope::Area {
+        community: "c1".into(),
+        grid: Some("g1".into()),
+    };
+    let write = |doc: &mut AutoCommit, from: &[automerge::ChangeHash], base: u64| DocWrite {
+        doc: id.clone(),
+        kind: RecordKind::Premises,
+        scope: scope.clone(),
+        parent: None,
+        base,
+        changes: doc
+            .get_changes(from)
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect(),
+        snapshot: (base == 0).then(|| doc.save()),
+        record: (base == 0)
+            .then(|| Record::read_encoded(RecordKind::Premises, &*doc))
+            .flatten(),
+    };
+    let first = write(&mut doc, &[], 0);
+    let encoded = first.record.clone().expect("a premises travels");
+    assert_eq!(
+        storage.commit("dev", &[first]).unwrap(),
+        CommitOutcome::Committed
+    );
+    let none = OwnChanges::default();
+    let all = HashSet::new();
+    let pull = |cursor| {
+        storage
+            .pull(cursor, 1 << 20, &|_| true, &none, &all)
+            .unwrap()
+    };
+    let mut pages = Vec::new();
+
+    // New: the snapshot alone, with its record.
+    let page = pull(0);
+    assert_eq!(page.docs.len(), 1);
+    assert_eq!(page.docs[0].changes, vec![bytes]);
+    assert_eq!(page.records, vec![Some(encoded)]);
+    let created = page.cursor;
+    pages.push(page);
+
+    // A change after the snapshot: sent whole without a record; its row alone, without one.
+    let heads = doc.get_heads();
+    let mut edited = source.premises(&id).unwrap();
+    edited.name = "改名 renamed".into();
+    // A fixed actor and time, so every store gets the same change bytes (pages compare).
+    doc.set_actor(automerge::ActorId::from([7u8; 16]));
+    autosurgeon::reconcile(&mut doc, &edited).unwrap();
+    doc.commit_with(automerge::transaction::CommitOptions::default().with_time(0));
+    let base = storage.load_doc(&id).unwrap().unwrap().version;
+    assert_eq!(
+        storage
+            .commit("dev", &[write(&mut doc, &heads, base)])
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    let page = pull(0);
+    assert_eq!(page.docs[0].changes.len(), 2);
+    assert_eq!(page.records, vec![None]);
+    pages.push(page);
+    let page = pull(created);
+    assert_eq!(page.docs[0].changes.len(), 1);
+    assert_eq!(page.records, vec![None]);
+    pages.push(page);
+
+    // Compacted: the new snapshot alone again, with the record it makes.
+    compact::compact_all(storage).unwrap();
+    let page = pull(0);
+    assert_eq!(page.docs[0].changes.len(), 1);
+    let shipped = page.records[0]
+        .as_deref()
+        .expect("a record after compaction");
+    match Record::decode(RecordKind::Premises, shipped) {
+        Some(Record::Premises(p)) => assert_eq!(p, edited),
+        other => panic!("{other:?}"),
+    }
+    pages.push(page);
+
+    // Held by the device at these heads: left out, record and all.
+    let held: HashSet<[u8; 16]> = [firegrid_core::sync::protocol::held_digest(
+        &id,
+        &doc.get_heads(),
+    )]
+    .into();
+    let page = storage.pull(0, 1 << 20, &|_| true, &none, &held).unwrap();
+    assert!(page.docs.is_empty() && page.records.is_empty());
+    pages.push(page);
+    pages
+}

@@ -252,14 +252,20 @@ impl<'a> PageBuilder<'a> {
         }
     }
 
-    /// Whether `chunks`, the whole of `doc`, is one saved document the device holds at exactly
-    /// its heads (read from its header).
-    fn device_holds(&self, doc: &str, chunks: &[Vec<u8>]) -> bool {
-        match chunks {
-            [snapshot] if !self.held.is_empty() => document_heads(snapshot)
-                .is_some_and(|heads| self.held.contains(&held_digest(doc, &heads))),
-            _ => false,
+    /// Whether `digest`, the held digest of a document's snapshot that is its whole history
+    /// (see [`snapshot_digest`]), names what the device holds. If so, the row at `seq` is
+    /// passed over as sent (the document is left out, and its later rows with it) and `true`
+    /// returned: the store need not read the document. A store that knows no digest reads the
+    /// document and [`add`](Self::add) decides the same from its chunks.
+    pub fn held_whole(&mut self, seq: u64, doc: &str, digest: Option<&[u8]>) -> bool {
+        let holds = digest
+            .and_then(|d| <[u8; 16]>::try_from(d).ok())
+            .is_some_and(|d| self.held.contains(&d));
+        if holds {
+            self.whole.insert(doc.to_string());
+            self.page.cursor = seq;
         }
+        holds
     }
 
     /// Whether `doc` is in the page whole already (its later rows add nothing).
@@ -283,9 +289,16 @@ impl<'a> PageBuilder<'a> {
         (chunks, record): (Vec<Vec<u8>>, Option<Vec<u8>>),
         whole: bool,
     ) -> bool {
-        if whole && self.device_holds(doc, &chunks) {
-            self.whole.insert(doc.to_string());
-            self.page.cursor = seq;
+        // One saved document the device holds at exactly its heads (read from its header).
+        if whole
+            && !self.held.is_empty()
+            && let [snapshot] = chunks.as_slice()
+            && self.held_whole(
+                seq,
+                doc,
+                snapshot_digest(doc, snapshot).as_ref().map(|d| &d[..]),
+            )
+        {
             return true;
         }
         let record = record.filter(|_| whole);
@@ -546,6 +559,15 @@ pub fn seed_document(
     Err(Error::Backend(format!(
         "{id} keeps changing while it is seeded"
     )))
+}
+
+/// What a store keeps with a snapshot so a pull can leave the document out for a device that
+/// holds it without reading it: the [`held_digest`] of the id and the heads the snapshot names
+/// in its header (`None` if it names none: not a saved document).
+pub fn snapshot_digest(id: &str, snapshot: &[u8]) -> Option<[u8; 16]> {
+    document_heads(snapshot)
+        .filter(|heads| !heads.is_empty())
+        .map(|heads| held_digest(id, &heads))
 }
 
 /// The snapshot to store for a document loaded from `raw`: `raw` itself when it is one saved

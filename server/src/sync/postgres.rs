@@ -22,7 +22,7 @@ use postgres::{GenericClient, IsolationLevel, Transaction};
 
 use super::{
     CommitOutcome, DocScope, DocWrite, OwnChanges, PageBuilder, PullPage, Snapshot, StoredDoc,
-    SyncStorage, seed_document,
+    SyncStorage, seed_document, snapshot_digest,
 };
 use crate::pg::{PgPool, backend};
 
@@ -40,8 +40,10 @@ const FETCH_ROWS: i32 = 512;
 /// The log joined with the documents, filtered by scope in SQL. `$1` the cursor; `$2` whether
 /// street-wide documents are visible; `$3` the communities whose community-wide documents are
 /// visible; `$4`/`$5` the visible (community, grid) pairs.
+/// The last column is the document's held digest while its snapshot is its whole history.
 const PULL_SQL: &str = "
-    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes, d.created_seq
+    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes, d.created_seq,
+           CASE WHEN d.snapshot_seq >= d.version THEN d.digest END
     FROM change_log AS l JOIN doc AS d ON d.id = l.doc_id
     WHERE l.seq > $1
       AND CASE
@@ -385,6 +387,7 @@ impl SyncStorage for PgStorage {
         let mut d_first: Vec<i64> = vec![];
         let (mut d_bytes, mut d_snap): (Vec<&[u8]>, Vec<i64>) = (vec![], vec![]);
         let mut d_record: Vec<Option<&[u8]>> = vec![];
+        let mut d_digest: Vec<Option<Vec<u8>>> = vec![];
         let mut moved: Vec<&DocWrite> = vec![];
         for w in writes {
             let (mut first, mut last, mut logged) = (None, None, 0);
@@ -420,6 +423,11 @@ impl SyncStorage for PgStorage {
                 .filter(|_| w.base == 0 && logged == w.changes.len());
             d_bytes.push(snapshot.unwrap_or_default());
             d_record.push(w.record.as_deref().filter(|_| snapshot.is_some()));
+            d_digest.push(
+                snapshot
+                    .and_then(|s| snapshot_digest(&w.doc, s))
+                    .map(|d| d.to_vec()),
+            );
             d_snap.push(if snapshot.is_some() {
                 last.unwrap_or(0)
             } else {
@@ -441,19 +449,19 @@ impl SyncStorage for PgStorage {
         if !d_id.is_empty() {
             tx.execute(
                 "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, parent,
-                                 created_seq, snapshot_seq, record)
-                 SELECT i, k, b, c, g, s, v, p, f, n, r
+                                 created_seq, snapshot_seq, record, digest)
+                 SELECT i, k, b, c, g, s, v, p, f, n, r, h
                  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[],
                              $6::bigint[], $7::text[], $8::bigint[], $9::bytea[], $10::bigint[],
-                             $11::bytea[])
-                      AS t(i, k, c, g, s, v, p, f, b, n, r)
+                             $11::bytea[], $12::bytea[])
+                      AS t(i, k, c, g, s, v, p, f, b, n, r, h)
                  ON CONFLICT (id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = greatest(doc.version, excluded.version),
                      parent = excluded.parent",
                 &[
                     &d_id, &d_kind, &d_comm, &d_grid, &d_street, &d_ver, &d_parent, &d_first,
-                    &d_bytes, &d_snap, &d_record,
+                    &d_bytes, &d_snap, &d_record, &d_digest,
                 ],
             )
             .map_err(backend)?;
@@ -512,7 +520,7 @@ impl SyncStorage for PgStorage {
         let mut tx = conn.transaction().map_err(backend)?;
         let stmt = tx
             .prepare(
-                "UPDATE doc SET bytes = $2, snapshot_seq = $3, record = $5
+                "UPDATE doc SET bytes = $2, snapshot_seq = $3, record = $5, digest = $6
                  WHERE id = $1 AND snapshot_seq = $4 AND version >= $3",
             )
             .map_err(backend)?;
@@ -527,6 +535,7 @@ impl SyncStorage for PgStorage {
                         &to_i64(s.upto),
                         &to_i64(s.base),
                         &s.record,
+                        &snapshot_digest(&s.doc, &s.bytes).map(|d| d.to_vec()),
                     ],
                 )
                 .map_err(backend)?;
@@ -582,6 +591,10 @@ impl SyncStorage for PgStorage {
                     // document created after the cursor (the device has none of it): the whole
                     // document, as its snapshot and the changes after it.
                     let whole = bytes.is_empty() || row.get::<_, i64>(5) > after;
+                    // Held by the device at the snapshot's heads: left out without reading it.
+                    if whole && page.held_whole(seq, doc, row.get::<_, Option<&[u8]>>(6)) {
+                        continue;
+                    }
                     let chunks = if whole {
                         read_doc(tx, doc)?
                             .map(StoredDoc::into_whole)

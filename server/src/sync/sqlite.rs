@@ -25,7 +25,7 @@ use rusqlite::{
 
 use super::{
     CommitOutcome, DocScope, DocWrite, OwnChanges, PageBuilder, PullPage, Snapshot, StoredDoc,
-    SyncStorage, seed_document,
+    SyncStorage, seed_document, snapshot_digest,
 };
 
 /// `PRAGMA application_id` of a Firegrid server database: "FGSV" (a device store is "FGRD").
@@ -71,8 +71,10 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(200);
 /// returned (not only its first); `?6`–`?7` the request's own run of positions, whose change
 /// rows are not returned ([`OwnChanges::run`]; `1, 0` when there is none). Invisible rows are
 /// never returned, so their bytes are never read. A row with empty `bytes` is a move marker.
+/// The last column is the document's held digest while its snapshot is its whole history.
 const PULL_SQL: &str = "
-    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes, d.created_seq
+    SELECT l.seq, l.doc_id, l.hash, d.kind, l.bytes, d.created_seq,
+           CASE WHEN d.snapshot_seq >= d.version THEN d.digest END
     FROM change_log AS l JOIN doc AS d ON d.id = l.doc_id
     WHERE l.seq > ?1
       AND CASE
@@ -504,7 +506,7 @@ impl SqliteStorage {
                 [],
             )?;
             tx.execute(
-                "UPDATE doc SET bytes = x'', snapshot_seq = 0, record = NULL,
+                "UPDATE doc SET bytes = x'', snapshot_seq = 0, record = NULL, digest = NULL,
                      version = (SELECT max(seq) FROM change_log WHERE doc_id = doc.id),
                      created_seq = (SELECT min(seq) FROM change_log WHERE doc_id = doc.id)",
                 [],
@@ -650,8 +652,8 @@ impl SyncStorage for SqliteStorage {
             )?;
             let mut save = tx.prepare_cached(
                 "INSERT INTO doc(id, kind, bytes, community, grid, is_street, version, snapshot_seq,
-                                 parent, created_seq, record)
-                 VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?11)
+                                 parent, created_seq, record, digest)
+                 VALUES (?1, ?2, ?9, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?11, ?12)
                  ON CONFLICT(id) DO UPDATE SET community = excluded.community,
                      grid = excluded.grid, is_street = excluded.is_street,
                      version = max(version, excluded.version), parent = excluded.parent",
@@ -699,7 +701,8 @@ impl SyncStorage for SqliteStorage {
                     } else {
                         0
                     },
-                    w.record.as_deref().filter(|_| snapshot.is_some())
+                    w.record.as_deref().filter(|_| snapshot.is_some()),
+                    snapshot.and_then(|s| snapshot_digest(&w.doc, s))
                 ])?;
                 if before.is_some_and(|old| old != w.scope) {
                     move_scope(tx, &w.doc, &w.scope, device_id, received_ms)?;
@@ -727,14 +730,15 @@ impl SyncStorage for SqliteStorage {
         }
         self.write(|tx| {
             let mut save = tx.prepare_cached(
-                "UPDATE doc SET bytes = ?2, snapshot_seq = ?3, record = ?5
+                "UPDATE doc SET bytes = ?2, snapshot_seq = ?3, record = ?5, digest = ?6
                  WHERE id = ?1 AND snapshot_seq = ?4 AND version >= ?3",
             )?;
             let mut saved = 0;
             for s in snapshots {
                 let upto = i64::try_from(s.upto).unwrap_or(i64::MAX);
                 let base = i64::try_from(s.base).unwrap_or(i64::MAX);
-                saved += save.execute(params![s.doc, s.bytes, upto, base, s.record])?;
+                let digest = snapshot_digest(&s.doc, &s.bytes);
+                saved += save.execute(params![s.doc, s.bytes, upto, base, s.record, digest])?;
             }
             Ok(saved)
         })
@@ -798,6 +802,14 @@ impl SyncStorage for SqliteStorage {
                 // created after the cursor (the device has none of it): the whole document,
                 // as its snapshot and the changes after it.
                 let whole = bytes.is_empty() || row.get::<_, i64>(5)? > after;
+                // Held by the device at the snapshot's heads: left out without reading it.
+                let digest = row
+                    .get_ref(6)?
+                    .as_blob_or_null()
+                    .map_err(rusqlite::Error::from)?;
+                if whole && page.held_whole(seq, doc, digest) {
+                    continue;
+                }
                 let chunks = if whole {
                     read_doc(tx, doc)?
                         .map(StoredDoc::into_whole)
@@ -1082,6 +1094,7 @@ mod tests {
                                 .unwrap();
                             assert_eq!((a.cursor, a.more), (b.cursor, b.more));
                             assert_eq!(format!("{:?}", a.docs), format!("{:?}", b.docs));
+                            assert_eq!(a.records, b.records);
                         }
                     }
                 }
